@@ -1,0 +1,10 @@
+//! Shunt's datapath: everything that touches a packet.
+//!
+//! Layering (dependencies point one way): `wire`, `time` <- `tcp`, `cc`, `tls`
+//! <- `endpoint` <- `shard` -> `io`. The protocol modules are sans-IO: they never
+//! read a clock, never make a syscall and never spawn; time is an argument and
+//! output is polled. `unsafe` code lives in [`io::xdp`] only.
+
+pub mod io;
+pub mod time;
+pub mod wire;
