@@ -92,7 +92,11 @@ impl Duration {
             return Duration::MAX;
         }
         let v = (self.0 as u128 * num as u128) / den as u128;
-        Duration(if v > u64::MAX as u128 { u64::MAX } else { v as u64 })
+        Duration(if v > u64::MAX as u128 {
+            u64::MAX
+        } else {
+            v as u64
+        })
     }
 }
 
@@ -177,7 +181,12 @@ impl fmt::Debug for Instant {
 impl fmt::Debug for Duration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.0 >= 1_000_000 {
-            write!(f, "{}.{:03}ms", self.0 / 1_000_000, (self.0 / 1_000) % 1_000)
+            write!(
+                f,
+                "{}.{:03}ms",
+                self.0 / 1_000_000,
+                (self.0 / 1_000) % 1_000
+            )
         } else if self.0 >= 1_000 {
             write!(f, "{}.{:03}us", self.0 / 1_000, self.0 % 1_000)
         } else {
@@ -206,7 +215,10 @@ mod tests {
 
     #[test]
     fn mul_ratio_is_exact() {
-        assert_eq!(Duration::from_millis(100).mul_ratio(5, 4), Duration::from_millis(125));
+        assert_eq!(
+            Duration::from_millis(100).mul_ratio(5, 4),
+            Duration::from_millis(125)
+        );
         assert_eq!(Duration::MAX.mul_ratio(2, 1), Duration::MAX);
         assert_eq!(Duration::from_millis(1).mul_ratio(1, 0), Duration::MAX);
     }
