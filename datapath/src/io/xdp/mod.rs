@@ -1,1 +1,214 @@
-//! AF_XDP
+//! The AF_XDP ring layer: UMEM, fill / completion / RX / TX rings, binding,
+//! wakeups and statistics, on libc alone (linux/if_xdp.h).
+//!
+//! This is the only module of Shunt with `unsafe` code: shared-memory rings
+//! ([`ring`]), the UMEM mapping and the socket syscalls ([`sys`]), and the frame
+//! slices handed out by [`Xsk`]. Every block carries a `// Safety:` line. The
+//! ring index logic is unit-tested over ordinary memory, without a kernel.
+//!
+//! We do not use libxdp or xsk-rs: libxdp's default program redirects every
+//! frame of a queue (ARP included), and xsk-rs pins a libbpf-sys that clashes
+//! with libbpf-rs 0.27. The hot path here is a few hundred lines we control.
+
+pub mod ring;
+mod socket;
+mod sys;
+
+use std::fmt;
+use std::io;
+use std::time::Duration;
+
+pub use socket::{XDP_PACKET_HEADROOM, Xsk};
+
+/// How to bind a socket to its queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BindMode {
+    /// Zero-copy if the driver supports it, copy mode otherwise.
+    Auto,
+    /// Zero-copy only; fail if the driver cannot.
+    ZeroCopy,
+    /// Copy mode only.
+    Copy,
+}
+
+/// How a socket ended up bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BoundMode {
+    ZeroCopy,
+    /// Copy mode; with [`BindMode::Auto`], the errno of the zero-copy refusal.
+    Copy {
+        zero_copy_refused: Option<i32>,
+    },
+}
+
+impl fmt::Display for BoundMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BoundMode::ZeroCopy => f.write_str("zero-copy"),
+            BoundMode::Copy {
+                zero_copy_refused: None,
+            } => f.write_str("copy"),
+            BoundMode::Copy {
+                zero_copy_refused: Some(e),
+            } => {
+                write!(
+                    f,
+                    "copy (zero-copy refused: {})",
+                    io::Error::from_raw_os_error(*e)
+                )
+            }
+        }
+    }
+}
+
+/// Sizes and modes of one socket.
+#[derive(Debug, Clone)]
+pub struct XskConfig {
+    /// Bytes per UMEM frame: 2048 or 4096 (larger aligned chunks need hugepages).
+    pub frame_size: u32,
+    /// Frames in the UMEM, shared between RX and TX.
+    pub frame_count: u32,
+    /// Entries per ring; powers of two.
+    pub fill_ring: u32,
+    pub comp_ring: u32,
+    pub rx_ring: u32,
+    pub tx_ring: u32,
+    /// Frames kept lent to the kernel for RX; `None`: half the UMEM, at most the
+    /// fill ring. The rest is for TX.
+    pub rx_frames: Option<u32>,
+    pub bind: BindMode,
+    /// Ask the kernel to set need_wakeup flags (`XDP_USE_NEED_WAKEUP`) so that
+    /// syscalls are made only when it asks.
+    pub need_wakeup: bool,
+    /// How long to retry a bind that fails with EBUSY (queue still held by a
+    /// socket that just closed).
+    pub bind_retry: Duration,
+}
+
+impl Default for XskConfig {
+    fn default() -> Self {
+        XskConfig {
+            frame_size: 2048,
+            frame_count: 4096,
+            fill_ring: 2048,
+            comp_ring: 2048,
+            rx_ring: 2048,
+            tx_ring: 2048,
+            rx_frames: None,
+            bind: BindMode::Auto,
+            need_wakeup: true,
+            bind_retry: Duration::from_millis(500),
+        }
+    }
+}
+
+impl XskConfig {
+    fn rx_frames(&self) -> u32 {
+        self.rx_frames
+            .unwrap_or(self.frame_count / 2)
+            .min(self.fill_ring)
+            .min(self.frame_count)
+    }
+
+    fn validate(&self) -> Result<(), Error> {
+        if !matches!(self.frame_size, 2048 | 4096) {
+            return Err(Error::Config("frame_size must be 2048 or 4096"));
+        }
+        if self.frame_count == 0 || self.frame_count > (1 << 20) {
+            return Err(Error::Config("frame_count must be 1..=1048576"));
+        }
+        for r in [self.fill_ring, self.comp_ring, self.rx_ring, self.tx_ring] {
+            if !r.is_power_of_two() || r > (1 << 16) {
+                return Err(Error::Config(
+                    "ring sizes must be powers of two up to 65536",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Why a socket could not be made or bound.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("invalid AF_XDP configuration: {0}")]
+    Config(&'static str),
+    #[error("creating an AF_XDP socket failed: {0}{hint}", hint = socket_hint(.0))]
+    Socket(#[source] io::Error),
+    #[error("AF_XDP setup step {0} failed: {1}")]
+    Setup(&'static str, #[source] io::Error),
+    #[error("binding AF_XDP to ifindex {ifindex} queue {queue} failed: {source}{hint}")]
+    Bind {
+        ifindex: u32,
+        queue: u32,
+        hint: &'static str,
+        #[source]
+        source: io::Error,
+    },
+}
+
+fn socket_hint(e: &io::Error) -> &'static str {
+    match e.raw_os_error() {
+        Some(libc::EPERM) | Some(libc::EACCES) => " (needs root or CAP_NET_RAW)",
+        Some(libc::EAFNOSUPPORT) => " (this kernel has no AF_XDP: CONFIG_XDP_SOCKETS)",
+        _ => "",
+    }
+}
+
+impl Error {
+    fn from_socket(e: io::Error) -> Error {
+        Error::Socket(e)
+    }
+
+    fn bind(ifindex: u32, queue: u32, source: io::Error) -> Error {
+        let hint = match source.raw_os_error() {
+            Some(libc::EINVAL) => " (no such queue on this interface, or bad flags)",
+            Some(libc::EBUSY) => " (another AF_XDP socket holds this queue)",
+            Some(libc::EOPNOTSUPP) => " (the driver cannot do zero-copy; use copy or auto mode)",
+            Some(libc::ENODEV) | Some(libc::ENXIO) => " (no such interface in this namespace)",
+            _ => "",
+        };
+        Error::Bind {
+            ifindex,
+            queue,
+            hint,
+            source,
+        }
+    }
+}
+
+/// Userspace counters of one socket.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct XskStats {
+    pub rx_frames: u64,
+    pub rx_bytes: u64,
+    /// Frames given twice because the steering program's fault injection
+    /// marked them.
+    pub rx_duplicated: u64,
+    /// RX descriptors pointing outside the UMEM or across a chunk (dropped).
+    pub rx_bad_desc: u64,
+    pub rx_wakeups: u64,
+    pub tx_frames: u64,
+    pub tx_bytes: u64,
+    pub tx_kicks: u64,
+    /// Kicks refused for now (EAGAIN, EBUSY, ENOBUFS): retried later.
+    pub tx_kick_busy: u64,
+    pub tx_kick_errors: u64,
+    /// transmit() found fewer free frames than asked for.
+    pub tx_no_frame: u64,
+    /// transmit() found the TX ring fuller than asked for.
+    pub tx_ring_full: u64,
+    pub tx_bad_completion: u64,
+    pub polls: u64,
+}
+
+/// The kernel's counters for one socket (`struct xdp_statistics`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KernelXskStats {
+    pub rx_dropped: u64,
+    pub rx_invalid_descs: u64,
+    pub tx_invalid_descs: u64,
+    pub rx_ring_full: u64,
+    pub rx_fill_ring_empty_descs: u64,
+    pub tx_ring_empty_descs: u64,
+}

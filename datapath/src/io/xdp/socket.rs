@@ -1,0 +1,558 @@
+//! One AF_XDP socket with its own UMEM: the packet I/O of one queue.
+//!
+//! Frame ownership is the invariant everything here keeps: each UMEM frame is
+//! in exactly one place at a time, either our free list, or lent to the kernel
+//! (fill ring, in flight, RX ring), or queued for transmit (TX ring, in flight,
+//! completion ring). `free + lent_rx + lent_tx == frame_count` always holds,
+//! and a descriptor the kernel hands back with an address we did not lend is
+//! counted and ignored, never trusted.
+
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+use super::ring::{ConsRing, ProdRing, RingLayout, XdpDesc};
+use super::sys::{self, Mmap};
+use super::{BindMode, BoundMode, Error, XskConfig, XskStats};
+
+/// The metadata word the steering program writes in front of each frame
+/// (mirrors xdp-prog's steer.h; datapath does not depend on xdp-prog).
+const META_MAGIC: u32 = 0x5348_0000;
+const META_MAGIC_MASK: u32 = 0xffff_0000;
+const META_DUPLICATE: u32 = 0x1;
+
+/// `XDP_PACKET_HEADROOM`: where the kernel puts RX data in a chunk.
+pub const XDP_PACKET_HEADROOM: u32 = 256;
+
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy)]
+struct RingOffset {
+    producer: u64,
+    consumer: u64,
+    desc: u64,
+    flags: u64,
+}
+
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy)]
+struct MmapOffsets {
+    rx: RingOffset,
+    tx: RingOffset,
+    fr: RingOffset,
+    cr: RingOffset,
+}
+
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy)]
+struct KernelStats {
+    rx_dropped: u64,
+    rx_invalid_descs: u64,
+    tx_invalid_descs: u64,
+    rx_ring_full: u64,
+    rx_fill_ring_empty_descs: u64,
+    tx_ring_empty_descs: u64,
+}
+
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy)]
+struct XdpOptions {
+    flags: u32,
+}
+
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy)]
+struct UmemReg {
+    addr: u64,
+    len: u64,
+    chunk_size: u32,
+    headroom: u32,
+    flags: u32,
+    tx_metadata_len: u32,
+}
+
+/// An AF_XDP socket bound to one queue, with its UMEM and four rings.
+#[derive(Debug)]
+pub struct Xsk {
+    // Rings before their mappings, so they drop first.
+    fill: ProdRing<u64>,
+    comp: ConsRing<u64>,
+    rx: ConsRing<XdpDesc>,
+    tx: ProdRing<XdpDesc>,
+    _ring_maps: [Mmap; 4],
+    umem: Mmap,
+    fd: OwnedFd,
+    free: Vec<u64>,
+    lent_rx: u32,
+    lent_tx: u32,
+    rx_target: u32,
+    frame_size: u32,
+    frame_count: u32,
+    mode: BoundMode,
+    ifindex: u32,
+    queue: u32,
+    stats: XskStats,
+}
+
+impl Xsk {
+    /// Creates a socket with its own UMEM and binds it to `(ifindex, queue)` in
+    /// the calling thread's network namespace.
+    pub fn bind(ifindex: u32, queue: u32, cfg: &XskConfig) -> Result<Xsk, Error> {
+        cfg.validate()?;
+        let fd = sys::xsk_socket().map_err(Error::from_socket)?;
+        let umem_len = cfg.frame_size as usize * cfg.frame_count as usize;
+        let umem = Mmap::anonymous(umem_len).map_err(|e| Error::Setup("mmap UMEM", e))?;
+        let reg = UmemReg {
+            addr: umem.as_ptr() as u64,
+            len: umem_len as u64,
+            chunk_size: cfg.frame_size,
+            headroom: 0,
+            flags: 0,
+            tx_metadata_len: 0,
+        };
+        sys::set_xdp_opt(fd.as_fd(), libc::XDP_UMEM_REG, &reg)
+            .map_err(|e| Error::Setup("XDP_UMEM_REG", e))?;
+        for (name, size, what) in [
+            (
+                libc::XDP_UMEM_FILL_RING,
+                cfg.fill_ring,
+                "XDP_UMEM_FILL_RING",
+            ),
+            (
+                libc::XDP_UMEM_COMPLETION_RING,
+                cfg.comp_ring,
+                "XDP_UMEM_COMPLETION_RING",
+            ),
+            (libc::XDP_RX_RING, cfg.rx_ring, "XDP_RX_RING"),
+            (libc::XDP_TX_RING, cfg.tx_ring, "XDP_TX_RING"),
+        ] {
+            sys::set_xdp_opt(fd.as_fd(), name, &size).map_err(|e| Error::Setup(what, e))?;
+        }
+        let (off, _) = sys::get_xdp_opt::<MmapOffsets>(fd.as_fd(), libc::XDP_MMAP_OFFSETS)
+            .map_err(|e| Error::Setup("XDP_MMAP_OFFSETS", e))?;
+
+        let map_ring = |o: &RingOffset, size: u32, entry: usize, pgoff: u64, what| {
+            let len = o.desc as usize + size as usize * entry;
+            let m = Mmap::ring(fd.as_fd(), len, pgoff).map_err(|e| Error::Setup(what, e))?;
+            let layout = RingLayout {
+                producer: m
+                    .at(o.producer, 4)
+                    .map_err(|e| Error::Setup(what, e))?
+                    .cast(),
+                consumer: m
+                    .at(o.consumer, 4)
+                    .map_err(|e| Error::Setup(what, e))?
+                    .cast(),
+                flags: m.at(o.flags, 4).map_err(|e| Error::Setup(what, e))?.cast(),
+                entries: m
+                    .at(o.desc, size as usize * entry)
+                    .map_err(|e| Error::Setup(what, e))?,
+                size,
+            };
+            Ok::<_, Error>((m, layout))
+        };
+        let (fill_map, fill_l) = map_ring(
+            &off.fr,
+            cfg.fill_ring,
+            8,
+            libc::XDP_UMEM_PGOFF_FILL_RING,
+            "mmap fill ring",
+        )?;
+        let (comp_map, comp_l) = map_ring(
+            &off.cr,
+            cfg.comp_ring,
+            8,
+            libc::XDP_UMEM_PGOFF_COMPLETION_RING,
+            "mmap completion ring",
+        )?;
+        let (rx_map, rx_l) = map_ring(
+            &off.rx,
+            cfg.rx_ring,
+            16,
+            libc::XDP_PGOFF_RX_RING as u64,
+            "mmap RX ring",
+        )?;
+        let (tx_map, tx_l) = map_ring(
+            &off.tx,
+            cfg.tx_ring,
+            16,
+            libc::XDP_PGOFF_TX_RING as u64,
+            "mmap TX ring",
+        )?;
+
+        // Safety: each layout points into its own live mapping (checked by
+        // Mmap::at), which this Xsk keeps until after the rings drop (field
+        // order); the kernel is the only other party and plays the other role.
+        let (fill, comp, rx, tx) = unsafe {
+            (
+                ProdRing::new(fill_l),
+                ConsRing::new(comp_l),
+                ConsRing::new(rx_l),
+                ProdRing::new(tx_l),
+            )
+        };
+
+        let mode = bind_with_retry(fd.as_fd(), ifindex, queue, cfg)?;
+
+        let free = (0..cfg.frame_count as u64)
+            .rev()
+            .map(|i| i * cfg.frame_size as u64)
+            .collect();
+        let mut xsk = Xsk {
+            fill,
+            comp,
+            rx,
+            tx,
+            _ring_maps: [fill_map, comp_map, rx_map, tx_map],
+            umem,
+            fd,
+            free,
+            lent_rx: 0,
+            lent_tx: 0,
+            rx_target: cfg.rx_frames(),
+            frame_size: cfg.frame_size,
+            frame_count: cfg.frame_count,
+            mode,
+            ifindex,
+            queue,
+            stats: XskStats::default(),
+        };
+        xsk.refill();
+        Ok(xsk)
+    }
+
+    /// The socket, for the XSK map.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+    pub fn mode(&self) -> BoundMode {
+        self.mode
+    }
+    pub fn ifindex(&self) -> u32 {
+        self.ifindex
+    }
+    pub fn queue(&self) -> u32 {
+        self.queue
+    }
+    pub fn frame_size(&self) -> u32 {
+        self.frame_size
+    }
+    /// Largest frame [`Xsk::transmit`] can build.
+    pub fn max_tx_len(&self) -> usize {
+        (self.frame_size - XDP_PACKET_HEADROOM) as usize
+    }
+    /// Frames on our free list now.
+    pub fn frames_free(&self) -> usize {
+        self.free.len()
+    }
+    /// Userspace counters of this socket.
+    pub fn stats(&self) -> XskStats {
+        self.stats
+    }
+
+    /// Lends free frames to the kernel for RX until `rx_target` are lent or the
+    /// fill ring is full; returns how many were added.
+    pub fn refill(&mut self) -> u32 {
+        let want = self
+            .rx_target
+            .saturating_sub(self.lent_rx)
+            .min(self.free.len() as u32);
+        if want == 0 {
+            return 0;
+        }
+        let (n, first) = self.fill.reserve(want);
+        for i in 0..n {
+            let addr = self.free.pop().expect("n <= free.len()");
+            self.fill.write(first.wrapping_add(i), addr);
+        }
+        self.fill.submit(n);
+        self.lent_rx += n;
+        if n > 0 && self.fill.needs_wakeup() {
+            self.stats.rx_wakeups += 1;
+            let _ = sys::kick_rx(self.fd.as_fd());
+        }
+        n
+    }
+
+    /// Receives up to `max` frames, calling `f` with each frame's bytes (which
+    /// it may modify in place). A frame the steering program marked for
+    /// duplication is given to `f` twice. Frames go back to the free list and
+    /// the fill ring is topped up. Returns the number of frames taken from the
+    /// RX ring.
+    pub fn recv<F: FnMut(&mut [u8])>(&mut self, max: u32, mut f: F) -> u32 {
+        let (n, first) = self.rx.peek(max);
+        for i in 0..n {
+            let desc = self.rx.read(first.wrapping_add(i));
+            let chunk = desc.addr - desc.addr % self.frame_size as u64;
+            match chunk_mut(
+                &mut self.umem,
+                self.frame_size,
+                desc.addr,
+                desc.len as usize,
+            ) {
+                Some(frame) => {
+                    let dup = take_meta(frame.0, frame.1) & META_DUPLICATE != 0;
+                    let data = &mut frame.0[frame.1..];
+                    f(data);
+                    if dup {
+                        f(data);
+                        self.stats.rx_duplicated += 1;
+                    }
+                    self.stats.rx_frames += 1;
+                    self.stats.rx_bytes += desc.len as u64;
+                }
+                None => self.stats.rx_bad_desc += 1,
+            }
+            if chunk < self.umem.len() as u64 {
+                self.free.push(chunk);
+            }
+        }
+        self.rx.release(n);
+        self.lent_rx -= n.min(self.lent_rx);
+        self.refill();
+        n
+    }
+
+    /// Builds and queues up to `max` frames: `build` gets a frame buffer of
+    /// [`Xsk::max_tx_len`] bytes and returns the length to send, or `None` to
+    /// stop. Returns how many were queued. Call [`Xsk::flush`] (or
+    /// [`Xsk::kick`]) to make the kernel send them.
+    pub fn transmit<F: FnMut(&mut [u8]) -> Option<usize>>(
+        &mut self,
+        max: u32,
+        mut build: F,
+    ) -> u32 {
+        self.reclaim();
+        let want = max.min(self.free.len() as u32);
+        if want < max {
+            self.stats.tx_no_frame += 1;
+        }
+        let (n, first) = self.tx.reserve(want);
+        if n < want {
+            self.stats.tx_ring_full += 1;
+        }
+        let mut queued = 0;
+        while queued < n {
+            let addr = *self.free.last().expect("n <= free.len()");
+            let data_addr = addr + XDP_PACKET_HEADROOM as u64;
+            let cap = self.max_tx_len();
+            let Some((chunk, off)) = chunk_mut(&mut self.umem, self.frame_size, data_addr, cap)
+            else {
+                break;
+            };
+            let Some(len) = build(&mut chunk[off..]).filter(|&l| l > 0 && l <= cap) else {
+                break;
+            };
+            self.free.pop();
+            self.tx.write(
+                first.wrapping_add(queued),
+                XdpDesc {
+                    addr: data_addr,
+                    len: len as u32,
+                    options: 0,
+                },
+            );
+            self.stats.tx_bytes += len as u64;
+            queued += 1;
+        }
+        self.tx.cancel(n - queued);
+        self.tx.submit(queued);
+        self.lent_tx += queued;
+        self.stats.tx_frames += queued as u64;
+        queued
+    }
+
+    /// Sends one frame by copying `frame` into a UMEM frame; false if no frame
+    /// or TX slot is free, or the frame is too long.
+    pub fn send_copy(&mut self, frame: &[u8]) -> bool {
+        self.transmit(1, |buf| {
+            let b = buf.get_mut(..frame.len())?;
+            b.copy_from_slice(frame);
+            Some(frame.len())
+        }) == 1
+    }
+
+    /// Tells the kernel there is TX work, if it asked to be told. In copy mode
+    /// it always asks, and each kick sends at most a few dozen frames.
+    pub fn kick(&mut self) {
+        if self.tx.needs_wakeup() {
+            self.stats.tx_kicks += 1;
+            if let Err(e) = sys::kick_tx(self.fd.as_fd()) {
+                match e.raw_os_error() {
+                    Some(libc::EAGAIN) | Some(libc::EBUSY) | Some(libc::ENOBUFS) => {
+                        self.stats.tx_kick_busy += 1
+                    }
+                    _ => self.stats.tx_kick_errors += 1,
+                }
+            }
+        }
+    }
+
+    /// Kicks until the kernel has taken every queued TX descriptor (bounded by
+    /// `max_kicks`), then reclaims completions. Returns frames still queued.
+    pub fn flush(&mut self, max_kicks: u32) -> u32 {
+        for _ in 0..max_kicks {
+            if self.tx.outstanding() == 0 {
+                break;
+            }
+            self.kick();
+        }
+        self.reclaim();
+        self.tx.outstanding()
+    }
+
+    /// Takes completed TX frames back onto the free list.
+    pub fn reclaim(&mut self) -> u32 {
+        let (n, first) = self.comp.peek(self.frame_count);
+        for i in 0..n {
+            let addr = self.comp.read(first.wrapping_add(i));
+            let chunk = addr - addr % self.frame_size as u64;
+            if chunk < self.umem.len() as u64 {
+                self.free.push(chunk);
+            } else {
+                self.stats.tx_bad_completion += 1;
+            }
+        }
+        self.comp.release(n);
+        self.lent_tx -= n.min(self.lent_tx);
+        n
+    }
+
+    /// Frames sent but not yet completed.
+    pub fn tx_in_flight(&self) -> u32 {
+        self.lent_tx
+    }
+
+    /// Waits up to `timeout` for received frames (a blocking `poll()`), for
+    /// shards backing off when idle. Returns whether frames are ready.
+    pub fn wait_readable(&mut self, timeout: Duration) -> bool {
+        if self.rx.available(1) > 0 {
+            return true;
+        }
+        let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+        self.stats.polls += 1;
+        sys::poll_readable(self.fd.as_fd(), ms).unwrap_or(false) || self.rx.available(1) > 0
+    }
+
+    /// The kernel's counters for this socket (`XDP_STATISTICS`).
+    pub fn kernel_stats(&self) -> io::Result<super::KernelXskStats> {
+        let (k, _) = sys::get_xdp_opt::<KernelStats>(self.fd.as_fd(), libc::XDP_STATISTICS)?;
+        Ok(super::KernelXskStats {
+            rx_dropped: k.rx_dropped,
+            rx_invalid_descs: k.rx_invalid_descs,
+            tx_invalid_descs: k.tx_invalid_descs,
+            rx_ring_full: k.rx_ring_full,
+            rx_fill_ring_empty_descs: k.rx_fill_ring_empty_descs,
+            tx_ring_empty_descs: k.tx_ring_empty_descs,
+        })
+    }
+}
+
+/// The chunk holding `addr..addr+len` as (chunk up to the range's end, offset
+/// of addr), if the range lies inside one chunk of the UMEM.
+fn chunk_mut(
+    umem: &mut Mmap,
+    frame_size: u32,
+    addr: u64,
+    len: usize,
+) -> Option<(&mut [u8], usize)> {
+    let fs = frame_size as u64;
+    let chunk = addr - addr % fs;
+    let off = (addr - chunk) as usize;
+    if chunk + fs > umem.len() as u64 || off + len > fs as usize {
+        return None;
+    }
+    // Safety: chunk + frame_size <= umem.len(), so the range is inside the
+    // mapping; the chunk is ours (returned by the kernel or on our free list,
+    // so the kernel does not write it now); the &mut Mmap borrow guarantees no
+    // other slice of the UMEM exists while this one lives.
+    let whole =
+        unsafe { std::slice::from_raw_parts_mut(umem.as_ptr().add(chunk as usize), fs as usize) };
+    Some((&mut whole[..off + len], off))
+}
+
+/// Reads and clears the steering program's metadata word in front of `off`.
+fn take_meta(chunk: &mut [u8], off: usize) -> u32 {
+    let Some(start) = off.checked_sub(4) else {
+        return 0;
+    };
+    let w = u32::from_ne_bytes(chunk[start..off].try_into().expect("4 bytes"));
+    if w & META_MAGIC_MASK != META_MAGIC {
+        return 0;
+    }
+    chunk[start..off].fill(0);
+    w & !META_MAGIC_MASK
+}
+
+fn bind_with_retry(
+    fd: BorrowedFd<'_>,
+    ifindex: u32,
+    queue: u32,
+    cfg: &XskConfig,
+) -> Result<BoundMode, Error> {
+    let wakeup = if cfg.need_wakeup {
+        libc::XDP_USE_NEED_WAKEUP
+    } else {
+        0
+    };
+    let attempts: &[u16] = match cfg.bind {
+        BindMode::Auto => &[libc::XDP_ZEROCOPY, libc::XDP_COPY],
+        BindMode::ZeroCopy => &[libc::XDP_ZEROCOPY],
+        BindMode::Copy => &[libc::XDP_COPY],
+    };
+    let deadline = Instant::now() + cfg.bind_retry;
+    let mut zc_refusal = None;
+    for (i, &mode) in attempts.iter().enumerate() {
+        let last = i + 1 == attempts.len();
+        loop {
+            match sys::bind_xsk(fd, ifindex, queue, mode | wakeup) {
+                Ok(()) => {
+                    let (opts, _) =
+                        sys::get_xdp_opt::<XdpOptions>(fd, libc::XDP_OPTIONS).unwrap_or_default();
+                    return Ok(if opts.flags & libc::XDP_OPTIONS_ZEROCOPY != 0 {
+                        BoundMode::ZeroCopy
+                    } else {
+                        BoundMode::Copy {
+                            zero_copy_refused: zc_refusal,
+                        }
+                    });
+                }
+                // A socket on this queue closed moments ago: the kernel frees
+                // the queue asynchronously (10-20 ms on veth).
+                Err(e) if e.raw_os_error() == Some(libc::EBUSY) && Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                Err(e) if !last && mode == libc::XDP_ZEROCOPY => {
+                    zc_refusal = e.raw_os_error();
+                    break;
+                }
+                Err(e) => return Err(Error::bind(ifindex, queue, e)),
+            }
+        }
+    }
+    Err(Error::bind(
+        ifindex,
+        queue,
+        io::Error::from_raw_os_error(libc::EINVAL),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_word_is_read_once_and_cleared() {
+        let mut chunk = vec![0u8; 64];
+        chunk[28..32].copy_from_slice(&(META_MAGIC | META_DUPLICATE).to_ne_bytes());
+        assert_eq!(take_meta(&mut chunk, 32), META_DUPLICATE);
+        assert_eq!(take_meta(&mut chunk, 32), 0, "cleared after reading");
+    }
+
+    #[test]
+    fn bytes_without_the_magic_are_not_metadata() {
+        let mut chunk = vec![0xffu8; 64];
+        assert_eq!(take_meta(&mut chunk, 32), 0);
+        assert_eq!(take_meta(&mut chunk, 2), 0, "no room for a word");
+        assert!(chunk.iter().all(|&b| b == 0xff), "untouched");
+    }
+}
