@@ -1,0 +1,294 @@
+//! The steering program on crafted frames through BPF_PROG_TEST_RUN: which
+//! frames it redirects, which it passes, what it counts, and fault injection.
+
+mod common;
+
+use common::*;
+use std::net::Ipv4Addr;
+use xdp_prog::{Counters, Faults, Steering, XdpAction};
+
+const LOCAL: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
+const PEER: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
+const OWNED: u16 = 7000;
+
+fn loaded() -> Steering {
+    let s = Steering::load().expect("load the steering program (root needed)");
+    s.own(LOCAL, OWNED).unwrap();
+    s
+}
+
+fn run(s: &Steering, frame: &[u8]) -> (XdpAction, Counters) {
+    let before = s.counters().unwrap();
+    let r = s.test_run(frame).expect("test run");
+    (r.action, s.counters().unwrap().since(&before))
+}
+
+fn assert_passed(s: &Steering, frame: &[u8], malformed: bool) {
+    let (action, c) = run(s, frame);
+    assert_eq!(action, XdpAction::Pass);
+    assert_eq!(
+        c,
+        Counters {
+            seen: 1,
+            passed: 1,
+            malformed: u64::from(malformed),
+            ..Counters::default()
+        }
+    );
+}
+
+#[test]
+fn owned_port_without_a_bound_socket_is_dropped_and_counted() {
+    let s = loaded();
+    let (action, c) = run(&s, &tcp_frame(PEER, LOCAL, 40000, OWNED, SYN, &[]));
+    assert_eq!(action, XdpAction::Drop);
+    assert_eq!(
+        c,
+        Counters {
+            seen: 1,
+            redirect_failed: 1,
+            ..Counters::default()
+        }
+    );
+}
+
+#[test]
+fn other_port_is_passed() {
+    assert_passed(
+        &loaded(),
+        &tcp_frame(PEER, LOCAL, 40000, OWNED + 1, SYN, &[]),
+        false,
+    );
+}
+
+#[test]
+fn owned_port_on_another_address_is_passed() {
+    let other = Ipv4Addr::new(198, 18, 0, 9);
+    assert_passed(
+        &loaded(),
+        &tcp_frame(PEER, other, 40000, OWNED, SYN, &[]),
+        false,
+    );
+}
+
+#[test]
+fn wildcard_address_owns_the_port_on_every_address() {
+    let s = Steering::load().unwrap();
+    s.own(Ipv4Addr::UNSPECIFIED, OWNED).unwrap();
+    let other = Ipv4Addr::new(198, 18, 0, 9);
+    let (_, c) = run(&s, &tcp_frame(PEER, other, 40000, OWNED, SYN, &[]));
+    assert_eq!(
+        c.redirect_failed, 1,
+        "claimed (no socket bound, so dropped)"
+    );
+}
+
+#[test]
+fn disowned_port_is_passed_again() {
+    let s = loaded();
+    s.disown(LOCAL, OWNED).unwrap();
+    assert!(!s.owns(LOCAL, OWNED).unwrap());
+    s.disown(LOCAL, OWNED).expect("disowning twice is fine");
+    assert_passed(&s, &tcp_frame(PEER, LOCAL, 40000, OWNED, SYN, &[]), false);
+}
+
+#[test]
+fn arp_is_passed() {
+    let mut arp = vec![0, 1, 8, 0, 6, 4, 0, 1];
+    arp.extend_from_slice(&MAC_B);
+    arp.extend_from_slice(&PEER.octets());
+    arp.extend_from_slice(&[0; 6]);
+    arp.extend_from_slice(&LOCAL.octets());
+    assert_passed(&loaded(), &ethernet([0xff; 6], MAC_B, 0x0806, &arp), false);
+}
+
+#[test]
+fn icmp_is_passed() {
+    let echo = [8u8, 0, 0xf7, 0xff, 0, 0, 0, 0];
+    let f = ethernet(MAC_A, MAC_B, ETH_IPV4, &ipv4(PEER, LOCAL, 1, 0, &[], &echo));
+    assert_passed(&loaded(), &f, false);
+}
+
+#[test]
+fn ipv6_is_passed() {
+    let mut v6 = vec![0x60, 0, 0, 0, 0, 20, 6, 64];
+    v6.extend_from_slice(&[0; 32]);
+    v6.extend_from_slice(&tcp(PEER, LOCAL, 40000, OWNED, SYN, &[]));
+    assert_passed(&loaded(), &ethernet(MAC_A, MAC_B, 0x86dd, &v6), false);
+}
+
+#[test]
+fn udp_to_the_owned_port_number_is_passed() {
+    let u = udp(PEER, LOCAL, 40000, OWNED, b"hi");
+    let f = ethernet(MAC_A, MAC_B, ETH_IPV4, &ipv4(PEER, LOCAL, 17, 0, &[], &u));
+    assert_passed(&loaded(), &f, false);
+}
+
+#[test]
+fn ipv4_with_options_is_passed() {
+    let seg = tcp(PEER, LOCAL, 40000, OWNED, SYN, &[]);
+    let f = ethernet(
+        MAC_A,
+        MAC_B,
+        ETH_IPV4,
+        &ipv4(PEER, LOCAL, 6, 0, &[1, 1, 1, 0], &seg),
+    );
+    assert_passed(&loaded(), &f, false);
+}
+
+#[test]
+fn fragments_are_passed() {
+    let seg = tcp(PEER, LOCAL, 40000, OWNED, SYN, &[0; 16]);
+    let more_fragments = ethernet(
+        MAC_A,
+        MAC_B,
+        ETH_IPV4,
+        &ipv4(PEER, LOCAL, 6, 0x2000, &[], &seg),
+    );
+    assert_passed(&loaded(), &more_fragments, false);
+    let later_fragment = ethernet(
+        MAC_A,
+        MAC_B,
+        ETH_IPV4,
+        &ipv4(PEER, LOCAL, 6, 0x0003, &[], &seg),
+    );
+    assert_passed(&loaded(), &later_fragment, false);
+}
+
+#[test]
+fn truncated_headers_are_passed_and_counted_malformed() {
+    let s = loaded();
+    let full = tcp_frame(PEER, LOCAL, 40000, OWNED, SYN, &[]);
+    // Cut inside the IPv4 header, inside the TCP header.
+    for cut in [14 + 10, 14 + 20 + 10] {
+        assert_passed(&s, &full[..cut], true);
+    }
+    // Total length claims more than the frame holds.
+    let mut lying = full.clone();
+    lying[16..18].copy_from_slice(&200u16.to_be_bytes());
+    assert_passed(&s, &lying, true);
+    // TCP data offset below 5 words, and past the segment.
+    for doff in [4u8, 15] {
+        let mut bad = full.clone();
+        bad[14 + 20 + 12] = doff << 4;
+        assert_passed(&s, &bad, true);
+    }
+    // IP version 6 in an IPv4 ethertype; IHL below 5.
+    let mut v = full.clone();
+    v[14] = 0x65;
+    assert_passed(&s, &v, true);
+    v[14] = 0x44;
+    assert_passed(&s, &v, true);
+}
+
+#[test]
+fn ethernet_padding_after_the_ip_packet_is_fine() {
+    let mut f = tcp_frame(PEER, LOCAL, 40000, OWNED, SYN, &[]);
+    f.extend_from_slice(&[0; 6]);
+    let (_, c) = run(&loaded(), &f);
+    assert_eq!(c.redirect_failed, 1, "owned frame, not malformed");
+}
+
+#[test]
+fn fault_injection_at_zero_percent_touches_nothing() {
+    let s = loaded();
+    s.set_faults(Faults::NONE).unwrap();
+    let f = tcp_frame(PEER, LOCAL, 40000, OWNED, SYN | ACK, b"payload bytes");
+    for _ in 0..50 {
+        let r = s.test_run(&f).unwrap();
+        assert_eq!(r.frame, f);
+        assert_eq!(
+            r.meta, None,
+            "no socket bound, so no redirect and no metadata"
+        );
+    }
+    let c = s.counters().unwrap();
+    assert_eq!(
+        (c.fault_dropped, c.fault_corrupted, c.fault_duplicated),
+        (0, 0, 0)
+    );
+}
+
+#[test]
+fn fault_injection_drop_at_hundred_percent_drops_every_owned_frame() {
+    let s = loaded();
+    s.set_faults(Faults {
+        drop_ppm: 1_000_000,
+        ..Faults::NONE
+    })
+    .unwrap();
+    let f = tcp_frame(PEER, LOCAL, 40000, OWNED, ACK, b"x");
+    for _ in 0..20 {
+        assert_eq!(s.test_run(&f).unwrap().action, XdpAction::Drop);
+    }
+    let c = s.counters().unwrap();
+    assert_eq!((c.fault_dropped, c.redirect_failed), (20, 0));
+    // Frames Shunt does not own are never touched by fault injection.
+    assert_passed(
+        &s,
+        &tcp_frame(PEER, LOCAL, 40000, OWNED + 1, ACK, b"x"),
+        false,
+    );
+}
+
+#[test]
+fn fault_injection_corrupt_at_hundred_percent_flips_one_bit_the_tcp_checksum_catches() {
+    let s = loaded();
+    s.set_faults(Faults {
+        corrupt_ppm: 1_000_000,
+        ..Faults::NONE
+    })
+    .unwrap();
+    let f = tcp_frame(PEER, LOCAL, 40000, OWNED, ACK, &[0x5a; 64]);
+    assert!(tcp_checksum_ok(&f));
+    for _ in 0..50 {
+        let r = s.test_run(&f).unwrap();
+        assert_eq!(r.frame.len(), f.len());
+        let diff: u32 = r
+            .frame
+            .iter()
+            .zip(&f)
+            .map(|(a, b)| (a ^ b).count_ones())
+            .sum();
+        assert_eq!(diff, 1, "exactly one bit flipped");
+        let first = r.frame.iter().zip(&f).position(|(a, b)| a != b).unwrap();
+        assert!(first >= 34, "flip inside the TCP segment, not at {first}");
+        assert!(!tcp_checksum_ok(&r.frame));
+    }
+    assert_eq!(s.counters().unwrap().fault_corrupted, 50);
+}
+
+#[test]
+fn fault_rates_above_hundred_percent_are_refused() {
+    let s = loaded();
+    let e = s
+        .set_faults(Faults {
+            drop_ppm: 1_000_001,
+            ..Faults::NONE
+        })
+        .unwrap_err();
+    assert!(e.to_string().contains("1000001"));
+    assert_eq!(Faults::ppm_from_percent(1.0), 10_000);
+    assert_eq!(Faults::ppm_from_percent(250.0), 1_000_000);
+    assert_eq!(Faults::ppm_from_percent(-1.0), 0);
+}
+
+#[test]
+fn counters_add_up_over_a_mix_of_frames() {
+    let s = loaded();
+    let frames = [
+        tcp_frame(PEER, LOCAL, 1, OWNED, SYN, &[]),
+        tcp_frame(PEER, LOCAL, 1, 22, SYN, &[]),
+        tcp_frame(PEER, LOCAL, 1, OWNED, SYN, &[])[..30].to_vec(),
+    ];
+    for f in &frames {
+        s.test_run(f).unwrap();
+    }
+    let c = s.counters().unwrap();
+    assert_eq!(c.seen, 3);
+    assert_eq!(
+        c.seen,
+        c.redirected + c.passed + c.redirect_failed + c.fault_dropped
+    );
+    assert_eq!((c.passed, c.malformed, c.redirect_failed), (2, 1, 1));
+}
