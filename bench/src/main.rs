@@ -1,0 +1,93 @@
+//! shunt-bench: load tests on self-made test hosts.
+//!
+//! Today: `demo` (the steering program on a veth pair, with its counters while
+//! the peer sends traffic) and `raw` (the AF_XDP ring layer's packet rates next
+//! to the kernel's UDP sockets on the same link). The kernel-vs-Shunt TCP
+//! comparison comes with the runtime.
+
+mod demo;
+mod frames;
+mod raw;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "shunt-bench",
+    version,
+    about = "Load-test Shunt against the kernel stack on the same link"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Attach the steering program to a self-made veth pair and show its
+    /// counters while the peer sends owned and other traffic.
+    Demo {
+        /// How long the peer sends traffic.
+        #[arg(long, default_value_t = 4)]
+        seconds: u64,
+    },
+    /// Raw packet rates: AF_XDP TX -> XDP -> AF_XDP RX with Shunt's ring layer,
+    /// and kernel UDP socket to kernel UDP socket, on the same veth pair.
+    Raw {
+        /// Seconds per measurement.
+        #[arg(long, default_value_t = 3)]
+        seconds: u64,
+        /// Frame sizes in bytes (Ethernet header included, FCS excluded).
+        #[arg(long, value_delimiter = ',', default_values_t = [64usize, 1514])]
+        sizes: Vec<usize>,
+    },
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let r = match cli.cmd {
+        Cmd::Demo { seconds } => demo::run(seconds),
+        Cmd::Raw { seconds, sizes } => raw::run(seconds, &sizes),
+    };
+    if let Err(e) = r {
+        eprintln!("shunt-bench: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// Errors of the bench, with the message a user sees.
+#[derive(Debug)]
+pub struct BenchError(String);
+
+impl std::fmt::Display for BenchError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<E: std::error::Error> From<E> for BenchError {
+    fn from(e: E) -> Self {
+        let mut msg = e.to_string();
+        let mut src = e.source();
+        while let Some(s) = src {
+            let s_msg = s.to_string();
+            if !msg.contains(&s_msg) {
+                msg.push_str(": ");
+                msg.push_str(&s_msg);
+            }
+            src = s.source();
+        }
+        BenchError(msg)
+    }
+}
+
+pub type Result<T> = std::result::Result<T, BenchError>;
+
+/// Pins the calling thread to `core` (modulo the machine's cores).
+pub fn pin(core: usize) {
+    if let Some(ids) = core_affinity::get_core_ids()
+        && let Some(id) = ids.get(core % ids.len().max(1))
+    {
+        core_affinity::set_for_current(*id);
+    }
+}
