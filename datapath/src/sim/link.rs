@@ -499,4 +499,6 @@ impl fmt::Debug for Link {
 }
 
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;
