@@ -6,5 +6,6 @@
 //! output is polled. `unsafe` code lives in [`io::xdp`] only.
 
 pub mod io;
+pub mod sim;
 pub mod time;
 pub mod wire;
