@@ -32,11 +32,14 @@
 //!   bytes mean and whether they are well formed, nothing more.
 //! - Read a clock or do I/O.
 
+pub mod checksum;
 pub mod error;
+pub mod ipv4;
 pub mod seq;
 
 pub use core::net::Ipv4Addr;
 pub use error::Error;
+pub use ipv4::{IpProtocol, Ipv4Packet, Ipv4Repr};
 pub use seq::SeqNum;
 
 /// A fixed header field: the byte range it occupies.
