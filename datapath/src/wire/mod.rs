@@ -32,13 +32,17 @@
 //!   bytes mean and whether they are well formed, nothing more.
 //! - Read a clock or do I/O.
 
+pub mod arp;
 pub mod checksum;
 pub mod error;
+pub mod ethernet;
 pub mod ipv4;
 pub mod seq;
 
+pub use arp::{ArpOperation, ArpPacket, ArpRepr};
 pub use core::net::Ipv4Addr;
 pub use error::Error;
+pub use ethernet::{EtherType, EthernetAddress, EthernetFrame, EthernetRepr};
 pub use ipv4::{IpProtocol, Ipv4Packet, Ipv4Repr};
 pub use seq::SeqNum;
 
