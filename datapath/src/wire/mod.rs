@@ -38,6 +38,7 @@ pub mod error;
 pub mod ethernet;
 pub mod ipv4;
 pub mod seq;
+pub mod tcp;
 
 pub use arp::{ArpOperation, ArpPacket, ArpRepr};
 pub use core::net::Ipv4Addr;
@@ -45,6 +46,7 @@ pub use error::Error;
 pub use ethernet::{EtherType, EthernetAddress, EthernetFrame, EthernetRepr};
 pub use ipv4::{IpProtocol, Ipv4Packet, Ipv4Repr};
 pub use seq::SeqNum;
+pub use tcp::{SackBlock, TcpFlags, TcpOption, TcpOptions, TcpPacket, TcpRepr, TcpTimestamps};
 
 /// A fixed header field: the byte range it occupies.
 pub(crate) type Field = core::ops::Range<usize>;
