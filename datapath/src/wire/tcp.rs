@@ -336,10 +336,13 @@ impl TcpOption<'_> {
     /// `BadOptionLength` for a SACK option without blocks; `TooLong` for an
     /// `Unknown` option whose length does not fit the length byte. An
     /// `Unknown` option with kind 0 or 1 is written as asked, and will read
-    /// back as EOL or NOP.
+    /// back as EOL or NOP. Nothing is written on error.
     pub fn emit(&self, buf: &mut [u8]) -> Result<usize, Error> {
         let len = self.buffer_len();
         let len_byte = u8::try_from(len).map_err(|_| Error::TooLong)?;
+        if matches!(self, TcpOption::SackRange(_)) && len == opt_len::SACK_BASE {
+            return Err(Error::BadOptionLength);
+        }
         if buf.len() < len {
             return Err(Error::BufferTooSmall);
         }
@@ -353,9 +356,6 @@ impl TcpOption<'_> {
             TcpOption::MaxSegmentSize(mss) => write_u16(&mut buf[2..], *mss),
             TcpOption::WindowScale(shift) => buf[2] = *shift,
             TcpOption::SackRange(blocks) => {
-                if len == opt_len::SACK_BASE {
-                    return Err(Error::BadOptionLength);
-                }
                 let body = buf[2..].chunks_exact_mut(opt_len::SACK_BLOCK);
                 for ((left, right), out) in blocks.iter().flatten().zip(body) {
                     write_u32(&mut out[..4], left.raw());
