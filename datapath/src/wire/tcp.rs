@@ -441,7 +441,7 @@ fn parse_tlv(option_kind: u8, region: &[u8]) -> Result<(TcpOption<'_>, usize), E
             // RFC 2018 3: length 8 * n + 2 for n blocks; 40 bytes of options
             // leave room for at most 4.
             let body = len - opt_len::SACK_BASE;
-            if body == 0 || body % opt_len::SACK_BLOCK != 0 {
+            if body == 0 || !body.is_multiple_of(opt_len::SACK_BLOCK) {
                 return Err(Error::BadOptionLength);
             }
             if body / opt_len::SACK_BLOCK > MAX_SACK_BLOCKS {
