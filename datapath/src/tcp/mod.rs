@@ -11,4 +11,5 @@
 //! per segment in the steady state (buffers are allocated once, at creation,
 //! sized by configuration).
 
+pub mod recv_buf;
 pub mod rtt;
