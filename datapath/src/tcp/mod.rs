@@ -13,3 +13,4 @@
 
 pub mod recv_buf;
 pub mod rtt;
+pub mod send_buf;
