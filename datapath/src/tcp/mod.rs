@@ -11,6 +11,7 @@
 //! per segment in the steady state (buffers are allocated once, at creation,
 //! sized by configuration).
 
+pub mod config;
 pub mod recv_buf;
 pub mod rtt;
 pub mod send_buf;
