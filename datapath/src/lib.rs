@@ -8,5 +8,6 @@
 pub mod endpoint;
 pub mod io;
 pub mod sim;
+pub mod tcp;
 pub mod time;
 pub mod wire;

@@ -1,0 +1,17 @@
+//! The TCP core: a sans-IO connection state machine per RFC 9293, built from
+//! small parts that each own one concept.
+//!
+//! Owns everything about one TCP connection that is not a packet format
+//! (`wire`) or a congestion controller (`cc`): sequence-space bookkeeping, the
+//! send and receive buffers, reassembly, RTT estimation and the retransmission
+//! timer, and (in modules still to come) the state machine, timers, SACK
+//! scoreboard and loss recovery.
+//!
+//! Must never: read a clock (time is an argument), make a syscall, or allocate
+//! per segment in the steady state (buffers are allocated once, at creation,
+//! sized by configuration).
+
+pub mod config;
+pub mod recv_buf;
+pub mod rtt;
+pub mod send_buf;
