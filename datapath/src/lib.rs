@@ -7,5 +7,6 @@
 
 pub mod io;
 pub mod sim;
+pub mod tcpb;
 pub mod time;
 pub mod wire;

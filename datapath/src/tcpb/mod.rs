@@ -1,0 +1,9 @@
+//! Building blocks of the sans-IO TCP core (temporary module name; it moves
+//! into `tcp/` at merge time).
+//!
+//! Owns self-contained pieces the connection state machine uses: the SACK
+//! scoreboard for RFC 6675 loss recovery. Like the rest of the protocol core
+//! it must never read a clock, make a syscall or allocate per segment: time
+//! and every input are arguments, and every structure is bounded at creation.
+
+pub mod sack;
