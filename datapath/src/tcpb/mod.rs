@@ -2,8 +2,10 @@
 //! into `tcp/` at merge time).
 //!
 //! Owns self-contained pieces the connection state machine uses: the SACK
-//! scoreboard for RFC 6675 loss recovery. Like the rest of the protocol core
+//! scoreboard for RFC 6675 loss recovery, and RFC 6528 initial sequence
+//! numbers with RFC 7323 timestamp offsets. Like the rest of the protocol core
 //! it must never read a clock, make a syscall or allocate per segment: time
 //! and every input are arguments, and every structure is bounded at creation.
 
+pub mod isn;
 pub mod sack;
