@@ -54,6 +54,8 @@ pub struct SackScoreboard {
     max_ranges: usize,
     snd_una: SeqNum,
     snd_nxt: SeqNum,
+    /// Whether `snd_una` has been set by a first ACK.
+    synced: bool,
     sacked_bytes: usize,
     invalid_blocks: u64,
     dropped_ranges: u64,
@@ -68,6 +70,7 @@ impl SackScoreboard {
             max_ranges,
             snd_una: SeqNum::default(),
             snd_nxt: SeqNum::default(),
+            synced: false,
             sacked_bytes: 0,
             invalid_blocks: 0,
             dropped_ranges: 0,
@@ -80,21 +83,22 @@ impl SackScoreboard {
         seq.offset_from(self.snd_una)
     }
 
-    /// Takes one ACK: the cumulative `snd_una` it leaves, the connection's
+    /// Takes one ACK: its acknowledgment field `seg_ack`, the connection's
     /// current `snd_nxt`, and the SACK blocks `(left edge, right edge)` in the
     /// order they appeared in the option.
     ///
-    /// `snd_una` never moves back: an older value than the last one seen is
-    /// ignored. Blocks with `end <= start` or `end` beyond `snd_nxt` are
-    /// invalid: ignored and counted. Blocks entirely below `snd_una` are stale
-    /// and ignored, unless first, where they are a D-SACK.
+    /// The scoreboard's `snd_una` becomes the later of `seg_ack` and the last
+    /// one seen: it never moves back when ACKs are reordered. Blocks with
+    /// `end <= start` or `end` beyond `snd_nxt` are invalid: ignored and
+    /// counted. Blocks entirely below `snd_una` are stale and ignored, unless
+    /// the first block is a D-SACK.
     pub fn on_ack(
         &mut self,
-        snd_una: SeqNum,
+        seg_ack: SeqNum,
         snd_nxt: SeqNum,
         blocks: &[(SeqNum, SeqNum)],
     ) -> AckInfo {
-        self.advance(snd_una, snd_nxt);
+        self.advance(seg_ack, snd_nxt);
         let mut info = AckInfo::default();
         let window = self.off(self.snd_nxt);
         for (i, &(start, end)) in blocks.iter().enumerate() {
@@ -103,7 +107,7 @@ impl SackScoreboard {
                 self.invalid_blocks += 1;
                 continue;
             }
-            if i == 0 && Self::is_dsack(ds, start, end, blocks.get(1)) {
+            if i == 0 && Self::is_dsack(seg_ack, start, end, blocks.get(1)) {
                 info.dsack = Some((start, end));
                 continue;
             }
@@ -117,9 +121,16 @@ impl SackScoreboard {
     }
 
     /// RFC 2883 4: the first block is a D-SACK when it lies (at least partly)
-    /// below the cumulative ACK, or when it is contained in the second block.
-    fn is_dsack(ds: i32, start: SeqNum, end: SeqNum, second: Option<&(SeqNum, SeqNum)>) -> bool {
-        if ds < 0 {
+    /// below the cumulative ACK *of the same segment* (the RFC forbids
+    /// comparing with `snd_una`, which misleads when ACKs are reordered), or
+    /// when it is contained in the second block.
+    fn is_dsack(
+        seg_ack: SeqNum,
+        start: SeqNum,
+        end: SeqNum,
+        second: Option<&(SeqNum, SeqNum)>,
+    ) -> bool {
+        if start - seg_ack < 0 {
             return true;
         }
         match second {
@@ -131,8 +142,9 @@ impl SackScoreboard {
     /// Moves the window to `[snd_una, snd_nxt)`, dropping or trimming ranges
     /// that fall outside it.
     fn advance(&mut self, snd_una: SeqNum, snd_nxt: SeqNum) {
-        if self.ranges.is_empty() || snd_una - self.snd_una > 0 {
+        if !self.synced || snd_una - self.snd_una > 0 {
             self.snd_una = snd_una;
+            self.synced = true;
         }
         // A snd_nxt behind snd_una is a caller bug; treat the window as empty.
         self.snd_nxt = if snd_nxt - self.snd_una < 0 {
@@ -458,6 +470,18 @@ mod tests {
         assert_eq!(info.dsack, None);
         assert_eq!(ranges(&b), vec![(5000, 6000)]);
         assert_eq!(b.invalid_blocks(), 0);
+    }
+
+    #[test]
+    fn dsack_compares_with_the_segments_own_ack_not_snd_una() {
+        // RFC 2883 4: an older ACK arriving late carries blocks below the
+        // current snd_una that were plain SACKs when it was sent.
+        let mut b = board_with(1000, 9000, &[]);
+        b.on_ack(s(4000), s(9000), &[]);
+        let info = b.on_ack(s(3000), s(9000), &[(s(3500), s(3800))]);
+        assert_eq!(info, AckInfo::default());
+        assert_eq!(b.highest_sacked(), None);
+        assert_eq!(b.pipe(s(4000), MSS, DUP), 5000, "snd_una stays at 4000");
     }
 
     #[test]
