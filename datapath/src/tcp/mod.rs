@@ -2,16 +2,19 @@
 //! small parts that each own one concept.
 //!
 //! Owns everything about one TCP connection that is not a packet format
-//! (`wire`) or a congestion controller (`cc`): sequence-space bookkeeping, the
-//! send and receive buffers, reassembly, RTT estimation and the retransmission
-//! timer, and (in modules still to come) the state machine, timers, SACK
-//! scoreboard and loss recovery.
+//! (`wire`) or a congestion controller (`cc`): the state machine ([`conn`]),
+//! sequence-space bookkeeping, the send and receive buffers with reassembly,
+//! RTT estimation and the retransmission timer, the SACK scoreboard and loss
+//! recovery, initial sequence numbers and ephemeral ports.
 //!
 //! Must never: read a clock (time is an argument), make a syscall, or allocate
 //! per segment in the steady state (buffers are allocated once, at creation,
 //! sized by configuration).
 
 pub mod config;
+pub mod isn;
+pub mod ports;
 pub mod recv_buf;
 pub mod rtt;
+pub mod sack;
 pub mod send_buf;
