@@ -5,6 +5,7 @@
 //! read a clock, never make a syscall and never spawn; time is an argument and
 //! output is polled. `unsafe` code lives in [`io::xdp`] only.
 
+pub mod cc;
 pub mod endpoint;
 pub mod io;
 pub mod sim;

@@ -12,9 +12,19 @@
 //! sized by configuration).
 
 pub mod config;
+pub mod conn;
 pub mod isn;
 pub mod ports;
 pub mod recv_buf;
 pub mod rtt;
 pub mod sack;
 pub mod send_buf;
+pub mod state;
+pub mod timer;
+
+pub use config::{ConfigError, Keepalive, TcpConfig};
+pub use conn::{ConnError, ConnInfo, ConnStats, Connection, Event};
+pub use state::State;
+
+#[cfg(test)]
+mod tests;

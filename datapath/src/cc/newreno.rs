@@ -1,0 +1,126 @@
+//! NewReno window management (RFC 5681 3.1 and 3.2, RFC 6582).
+//!
+//! Slow start below ssthresh with appropriate byte counting (RFC 3465, L=2:
+//! at most two segments of growth per ACK); congestion avoidance above it,
+//! one MSS per window of acknowledged bytes. A loss event halves the window
+//! (ssthresh = max(FlightSize/2, 2*SMSS), RFC 5681 eq. 4) and recovery runs at
+//! cwnd = ssthresh; the connection counts what is in the pipe, so the window
+//! needs no inflation. An RTO leaves one segment (the loss window, RFC 5681 3.1).
+
+use crate::cc::CongestionControl;
+use crate::time::Instant;
+
+#[derive(Debug, Clone)]
+pub struct NewReno {
+    cwnd: usize,
+    ssthresh: usize,
+    /// Bytes acknowledged in congestion avoidance since the last increase.
+    ca_acked: usize,
+}
+
+impl NewReno {
+    /// Starts with `initial_cwnd` bytes and an unbounded ssthresh (RFC 5681 3.1:
+    /// "arbitrarily high").
+    pub fn new(initial_cwnd: usize) -> Self {
+        NewReno {
+            cwnd: initial_cwnd.max(1),
+            ssthresh: usize::MAX,
+            ca_acked: 0,
+        }
+    }
+}
+
+impl CongestionControl for NewReno {
+    fn cwnd(&self) -> usize {
+        self.cwnd
+    }
+
+    fn ssthresh(&self) -> usize {
+        self.ssthresh
+    }
+
+    fn on_ack(&mut self, _now: Instant, acked: usize, mss: usize) {
+        if self.cwnd < self.ssthresh {
+            // RFC 5681 3.1 eq. 2 with RFC 3465 L = 2.
+            self.cwnd = self.cwnd.saturating_add(acked.min(2 * mss));
+        } else {
+            // RFC 5681 3.1 eq. 3, byte-counting form (RFC 3465 2.1).
+            self.ca_acked += acked;
+            if self.ca_acked >= self.cwnd {
+                self.ca_acked -= self.cwnd;
+                self.cwnd = self.cwnd.saturating_add(mss);
+            }
+        }
+    }
+
+    fn on_congestion_event(&mut self, _now: Instant, flight: usize, mss: usize) {
+        // RFC 5681 3.2 step 2, eq. 4.
+        self.ssthresh = (flight / 2).max(2 * mss);
+        self.cwnd = self.ssthresh;
+        self.ca_acked = 0;
+    }
+
+    fn on_recovery_exit(&mut self, _now: Instant) {
+        // RFC 6582 3.2 step 3: set cwnd to ssthresh ("deflate").
+        self.cwnd = self.ssthresh;
+    }
+
+    fn on_rto(&mut self, _now: Instant, flight: usize, mss: usize) {
+        // RFC 5681 3.1 eq. 4 and the loss window of one segment.
+        self.ssthresh = (flight / 2).max(2 * mss);
+        self.cwnd = mss;
+        self.ca_acked = 0;
+    }
+
+    fn name(&self) -> &'static str {
+        "newreno"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MSS: usize = 1000;
+
+    #[test]
+    fn slow_start_grows_by_acked_bytes_up_to_two_segments_per_ack() {
+        let mut c = NewReno::new(10 * MSS);
+        c.on_ack(Instant::ZERO, MSS, MSS);
+        assert_eq!(c.cwnd(), 11 * MSS);
+        c.on_ack(Instant::ZERO, 5 * MSS, MSS);
+        assert_eq!(c.cwnd(), 13 * MSS, "capped at 2 SMSS per ACK");
+    }
+
+    #[test]
+    fn slow_start_doubles_the_window_per_round_trip() {
+        let mut c = NewReno::new(10 * MSS);
+        // One round trip: every segment of the window ACKed one by one.
+        for _ in 0..10 {
+            c.on_ack(Instant::ZERO, MSS, MSS);
+        }
+        assert_eq!(c.cwnd(), 20 * MSS);
+    }
+
+    #[test]
+    fn loss_halves_flight_and_congestion_avoidance_adds_one_segment_per_window() {
+        let mut c = NewReno::new(10 * MSS);
+        c.on_congestion_event(Instant::ZERO, 40 * MSS, MSS);
+        assert_eq!((c.ssthresh(), c.cwnd()), (20 * MSS, 20 * MSS));
+        for _ in 0..20 {
+            c.on_ack(Instant::ZERO, MSS, MSS);
+        }
+        assert_eq!(c.cwnd(), 21 * MSS);
+    }
+
+    #[test]
+    fn rto_collapses_to_the_loss_window_of_one_segment() {
+        let mut c = NewReno::new(10 * MSS);
+        c.on_rto(Instant::ZERO, 3 * MSS, MSS);
+        assert_eq!(
+            (c.cwnd(), c.ssthresh()),
+            (MSS, 2 * MSS),
+            "ssthresh floor of 2 SMSS"
+        );
+    }
+}

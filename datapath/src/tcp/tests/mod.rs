@@ -1,0 +1,5 @@
+//! Tests of the TCP core beyond the unit tests beside each part: pair tests
+//! over the simulator.
+
+pub mod pair;
+mod pair_tests;
