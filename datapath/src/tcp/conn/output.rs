@@ -41,8 +41,13 @@ impl Connection {
     /// with its checksum) and returns its length, or `None` if there is
     /// nothing to send now. The caller adds the IPv4 and Ethernet headers.
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
-        let plan = self.next_plan(now, buf.len())?;
-        let n = self.write_segment(now, buf, plan);
+        // Timers are re-armed even when nothing goes out: the application
+        // may have queued data since the last input (a zero window then needs
+        // the persist timer).
+        let n = match self.next_plan(now, buf.len()) {
+            Some(plan) => self.write_segment(now, buf, plan),
+            None => None,
+        };
         self.arm_timers(now);
         n
     }
@@ -248,7 +253,7 @@ impl Connection {
         if len == 0 && !fin {
             return None;
         }
-        if len > 0 && !resend {
+        if len > 0 && !resend && !self.probe_pending {
             // RFC 1122 4.2.3.4: send a full segment, or all that is queued
             // when nothing is unacknowledged (or Nagle is off), or at least
             // half the largest window the peer has offered.
@@ -261,6 +266,8 @@ impl Connection {
                 return None;
             }
         }
+        // The persist timer's override of SWS avoidance is used up.
+        self.probe_pending = false;
         let mut flags = TcpFlags::default();
         flags.set(TcpFlags::FIN, fin);
         flags.set(TcpFlags::PSH, len > 0 && all);

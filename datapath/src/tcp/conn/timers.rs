@@ -124,7 +124,11 @@ impl Connection {
         }
         let waiting = self.tx.len() > (self.snd_nxt - self.tx_base).max(0) as usize
             || (self.fin_queued && !self.fin_acked && self.snd_max <= self.tx_base + self.tx.len());
-        let blocked = self.snd_wnd == 0 && waiting && self.snd_max == self.snd_una;
+        // Data waits and nothing is in flight, so no ACK will come to open
+        // the window: probe (RFC 9293 3.8.6.1), which also serves as the
+        // sender-side SWS override timer of RFC 1122 4.2.3.4 when the window
+        // is open but too small to use, and recovers a lost window update.
+        let blocked = waiting && self.snd_max == self.snd_una;
         if blocked {
             if !self.timers.is_set(Timer::Persist) {
                 self.timers

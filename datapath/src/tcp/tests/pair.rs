@@ -27,8 +27,8 @@ pub struct Pair {
     pub ab: Link,
     pub ba: Link,
     /// Every segment a sent (raw bytes), for assertions.
-    pub log_a: Vec<Vec<u8>>,
-    pub log_b: Vec<Vec<u8>>,
+    pub log_a: Vec<(Instant, Vec<u8>)>,
+    pub log_b: Vec<(Instant, Vec<u8>)>,
     pub bad_checksum: u64,
     buf: Vec<u8>,
 }
@@ -74,12 +74,12 @@ impl Pair {
         for _ in 0..10_000 {
             let mut sent = false;
             if let Some(n) = self.a.poll_transmit(self.now, &mut self.buf) {
-                self.log_a.push(self.buf[..n].to_vec());
+                self.log_a.push((self.now, self.buf[..n].to_vec()));
                 self.ab.send(self.now, self.buf[..n].to_vec());
                 sent = true;
             }
             if let Some(n) = self.b.poll_transmit(self.now, &mut self.buf) {
-                self.log_b.push(self.buf[..n].to_vec());
+                self.log_b.push((self.now, self.buf[..n].to_vec()));
                 self.ba.send(self.now, self.buf[..n].to_vec());
                 sent = true;
             }
