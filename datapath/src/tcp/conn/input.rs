@@ -345,7 +345,7 @@ impl Connection {
         };
 
         if ack > self.snd_una {
-            self.on_new_ack(now, ack);
+            self.on_new_ack(now, ack, seg.timestamps.map(|t| t.tsecr));
         } else if ack == self.snd_una
             && seg.payload.is_empty()
             && !seg.flags.intersects(TcpFlags::SYN | TcpFlags::FIN)
@@ -373,7 +373,7 @@ impl Connection {
     }
 
     /// SND.UNA < SEG.ACK =< SND.MAX: new data acknowledged.
-    fn on_new_ack(&mut self, now: Instant, ack: SeqNum) {
+    fn on_new_ack(&mut self, now: Instant, ack: SeqNum, tsecr: Option<u32>) {
         let mut acked = (ack - self.snd_una) as usize;
         if !self.syn_acked {
             self.syn_acked = true;
@@ -392,16 +392,33 @@ impl Connection {
             self.snd_nxt = self.snd_una;
         }
         self.stats.bytes_acked += data as u64;
-        self.consecutive_rtos = 0;
 
-        // RFC 6298 / Karn: the timed segment, if it was not retransmitted.
+        // RFC 6298 / Karn: the timed segment, if it was not retransmitted
+        // (nanosecond precision).
+        let mut sampled = false;
         if let Some((end, at)) = self.timed
             && ack >= end
         {
             self.timed = None;
-            self.rtt.on_sample(now - at, SampleSource::Original, now);
+            sampled = self.rtt.on_sample(now - at, SampleSource::Original, now);
+        }
+        // RFC 7323 4.1 (RTTM): otherwise, the echoed timestamp measures the
+        // round trip even of a retransmission, which ends Karn's back-off.
+        // Our TSval clock ticks in milliseconds, hence the coarser sample.
+        if !sampled
+            && self.consecutive_rtos > 0
+            && self.ts.is_some()
+            && let Some(tsecr) = tsecr
+            && tsecr != 0
+        {
+            let elapsed_ms = self.tsval(now).wrapping_sub(tsecr);
+            if (elapsed_ms as i32) >= 0 {
+                let rtt = Duration::from_millis(u64::from(elapsed_ms));
+                self.rtt.on_sample(rtt, SampleSource::Timestamp, now);
+            }
         }
 
+        self.consecutive_rtos = 0;
         match self.recovery {
             Some(recover) if ack >= recover => {
                 // RFC 6582 3.2 step 3: full acknowledgment ends recovery.
