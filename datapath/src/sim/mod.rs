@@ -73,7 +73,9 @@
 pub mod link;
 pub mod profile;
 pub mod rng;
+pub mod trace;
 
 pub use link::{Delivery, Link, LinkStats, QueueSample};
 pub use profile::{GilbertElliott, LinkProfile, LinkProfileBuilder, ProfileError};
 pub use rng::{Probability, Rng};
+pub use trace::{ConnTrace, TraceSample};
