@@ -137,17 +137,17 @@ impl Endpoint {
                 self.stats.time_wait_reuse += 1;
                 self.reap(index);
             } else {
-                self.to_connection(now, index, seg);
+                self.deliver_to_connection(now, index, seg);
                 return;
             }
         }
         match self.listener_index(tuple.local.port()) {
-            Some(listener) => self.to_listener(now, src_mac, listener, tuple, seg),
+            Some(listener) => self.deliver_to_listener(now, src_mac, listener, tuple, seg),
             None => self.closed_port(src_mac, tuple, seg),
         }
     }
 
-    fn to_connection(&mut self, now: Instant, index: usize, seg: &TcpRepr<'_>) {
+    fn deliver_to_connection(&mut self, now: Instant, index: usize, seg: &TcpRepr<'_>) {
         let Some(e) = self.slots[index].entry.as_mut() else {
             return;
         };
@@ -179,7 +179,7 @@ impl Endpoint {
     }
 
     /// RFC 9293 3.10.7.2 (LISTEN), for a segment without a connection.
-    fn to_listener(
+    fn deliver_to_listener(
         &mut self,
         now: Instant,
         src_mac: EthernetAddress,
