@@ -248,6 +248,8 @@ impl Endpoint {
             if matches!(e.owner, Owner::Listener { listener, .. } if listener == id.index) {
                 e.conn.abort();
                 e.owner = Owner::Orphan;
+                // Reaped now if no reset is left to send, else after it.
+                self.after_input(i);
             }
         }
         let slot = &mut self.listeners[id.index as usize];

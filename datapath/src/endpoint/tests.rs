@@ -503,8 +503,20 @@ fn listen_refuses_a_taken_port_and_port_zero() {
     let l = b.listen(PORT, 4).unwrap();
     assert_eq!(b.listen(PORT, 4), Err(EndpointError::PortInUse(PORT)));
     assert_eq!(b.listen(0, 4), Err(EndpointError::PortZero));
+    b.handle_frame(Instant::ZERO, &tcp_frame(PEER, US, &syn(40000, PORT, 1)));
+    assert_eq!(b.connection_count(), 1);
     b.unlisten(l).unwrap();
     assert_eq!(b.accept(l), Err(EndpointError::UnknownListener));
+    // Its pending connection is reset once the peer's MAC is known (here the
+    // peer never answers ARP, so the reset is dropped with the connection).
+    let mut now = Instant::ZERO;
+    for _ in 0..100 {
+        drain(&mut b, now);
+        let Some(t) = b.poll_timeout() else { break };
+        now = now.max(t);
+        b.handle_timeout(now);
+    }
+    assert_eq!(b.connection_count(), 0);
     let l2 = b.listen(PORT, 4).unwrap();
     assert_ne!(l, l2, "a new listener in the same slot is a new handle");
 }
