@@ -692,8 +692,8 @@ fn random_bytes_never_panic_the_endpoint() {
 // ---- TIME-WAIT reuse -------------------------------------------------------
 
 /// A connects to B, B closes first and ends in TIME-WAIT; returns the client
-/// port and the last TSval A sent.
-fn server_in_time_wait(net: &mut Net) -> (u16, u32) {
+/// port and the last segment A sent (its SEQ is B's RCV.NXT).
+fn server_in_time_wait(net: &mut Net) -> (u16, Option<u32>, SeqNum) {
     let l = net.b.listen(PORT, 8).unwrap();
     let c = net
         .a
@@ -723,14 +723,14 @@ fn server_in_time_wait(net: &mut Net) -> (u16, u32) {
         .rev()
         .find_map(|f| parse_tcp(f))
         .expect("A sent segments");
-    let port = last.src_port;
-    (port, last.timestamps.expect("timestamps on").tsval)
+    (last.src_port, last.timestamps.map(|t| t.tsval), last.seq)
 }
 
 #[test]
 fn syn_with_newer_timestamp_reuses_a_time_wait_connection() {
     let mut net = Net::pair();
-    let (port, tsval) = server_in_time_wait(&mut net);
+    let (port, tsval, _) = server_in_time_wait(&mut net);
+    let tsval = tsval.expect("timestamps on");
     let src = (A_MAC, A_IP);
     let with_ts = |tsval: u32| TcpRepr {
         timestamps: Some(TcpTimestamps { tsval, tsecr: 0 }),
@@ -829,4 +829,27 @@ fn off_link_frames_go_to_the_gateway_mac() {
     let out = drain(&mut a, Instant::ZERO);
     let arp = parse_arp(&out[0]).unwrap();
     assert_eq!(arp.target_protocol_addr, gw);
+}
+
+#[test]
+fn without_timestamps_syn_past_rcv_nxt_reuses_a_time_wait_connection() {
+    let mut a = config(A_IP, A_MAC);
+    a.tcp.timestamps = false;
+    let mut b = config(B_IP, B_MAC);
+    b.tcp.timestamps = false;
+    let mut net = Net::new(a, b);
+    let (port, tsval, rcv_nxt) = server_in_time_wait(&mut net);
+    assert_eq!(tsval, None);
+    let old = syn(port, PORT, rcv_nxt.raw().wrapping_sub(1000));
+    net.b
+        .handle_frame(net.now, &tcp_frame((A_MAC, A_IP), US, &old));
+    assert_eq!(net.b.stats().time_wait_reuse, 0);
+    drain(&mut net.b, net.now);
+    let new = syn(port, PORT, rcv_nxt.raw().wrapping_add(1000));
+    net.b
+        .handle_frame(net.now, &tcp_frame((A_MAC, A_IP), US, &new));
+    assert_eq!(net.b.stats().time_wait_reuse, 1);
+    let out = drain(&mut net.b, net.now);
+    let (_, synack) = parse_tcp(&out[0]).unwrap();
+    assert!(synack.flags.contains(TcpFlags::SYN));
 }
