@@ -1,4 +1,700 @@
 //! Per-core demultiplexing: 4-tuple to connection, listeners, SYN handling,
 //! resets, and the neighbour cache. Sans-IO like the TCP core.
+//!
+//! One [`Endpoint`] serves one IPv4 address on one NIC queue. It owns the
+//! connections of that queue (a slab of slots indexed by generational
+//! [`ConnId`]s), the listeners, the neighbour cache, the RFC 6528 ISN
+//! generator and the RFC 6056 ephemeral port allocator.
+//!
+//! - In: [`Endpoint::handle_frame`] parses Ethernet, ARP, IPv4 and TCP with
+//!   every length and checksum checked ([`rx`]), then hands the segment to its
+//!   connection, a listener, or answers it with a reset.
+//! - Out: [`Endpoint::poll_frame`] writes the next frame: queued ARP and RST
+//!   frames first, then the connections round-robin, each segment wrapped in
+//!   IPv4 and Ethernet headers for the next hop's MAC ([`tx`]). A connection
+//!   whose next hop is unresolved is not polled until it is.
+//! - Time: [`Endpoint::poll_timeout`] and [`Endpoint::handle_timeout`].
+//! - The application: `listen`, `accept`, `connect`, `send`, `recv`,
+//!   `shutdown`, `close`, `abort`, `state`, [`Endpoint::poll_event`].
+//!
+//! Must never: read a clock, make a syscall, panic on a frame, or let a table
+//! grow past its configured bound (every bound drops or refuses, and counts).
+//! The 4-tuple table is a `HashMap` that is looked up and never iterated, so
+//! behaviour never depends on its order; everything that walks connections
+//! walks the slab in index order.
+//!
+//! Driving contract: after `handle_frame`, `handle_timeout` or an application
+//! call, call `poll_frame` until it returns `None`.
 
+pub mod config;
+pub mod handle;
 pub mod neighbor;
+mod rx;
+pub mod stats;
+pub mod time_wait;
+pub mod tuple;
+mod tx;
+
+#[cfg(test)]
+mod tests;
+
+use core::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::collections::{HashMap, VecDeque};
+
+pub use config::{EndpointConfig, EndpointConfigError};
+pub use handle::{ConnId, EndpointError, EndpointEvent, ListenerId};
+pub use stats::EndpointStats;
+pub use tuple::FourTuple;
+
+use crate::tcp::isn::IsnGenerator;
+use crate::tcp::ports::PortAllocator;
+use crate::tcp::{ConnInfo, ConnStats, Connection, State, TcpConfig};
+use crate::time::Instant;
+use crate::wire::{ArpRepr, EthernetAddress, SeqNum, TcpFlags};
+use neighbor::{Lookup, NeighborCache};
+use time_wait::PeerTrack;
+use tuple::KeyedState;
+
+/// Who holds a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Owner {
+    /// Created from a SYN on this listener, not yet accepted: the application
+    /// does not know it; counts against the listener's backlog.
+    Listener { listener: u32, queued: bool },
+    /// The application holds its `ConnId`.
+    App,
+    /// The application closed or aborted it and dropped interest: reaped as
+    /// soon as it is CLOSED, its events discarded.
+    Orphan,
+}
+
+/// One connection and what the endpoint knows about it.
+#[derive(Debug)]
+struct Entry {
+    conn: Connection,
+    tuple: FourTuple,
+    owner: Owner,
+    /// The local port came from the ephemeral allocator: release it on reaping.
+    ephemeral: bool,
+    /// The IPv4 address frames go to (the peer, or the gateway).
+    next_hop: Ipv4Addr,
+    /// Waiting for the next hop's MAC: not polled for output.
+    arp_wait: bool,
+    /// The next hop never answered ARP: the application is told once.
+    unreachable: Option<Ipv4Addr>,
+    unreachable_reported: bool,
+    /// What the peer sent, for the TIME-WAIT reuse rule.
+    peer: Option<PeerTrack>,
+}
+
+#[derive(Debug)]
+struct Slot {
+    generation: u32,
+    entry: Option<Entry>,
+}
+
+#[derive(Debug)]
+struct Listener {
+    port: u16,
+    backlog: usize,
+    /// Connections created from SYNs and not yet accepted (SYN-RECEIVED or
+    /// queued for accept).
+    pending: usize,
+    /// Established connections waiting for `accept`, oldest first.
+    accept_queue: VecDeque<ConnId>,
+}
+
+#[derive(Debug)]
+struct ListenerSlot {
+    generation: u32,
+    listener: Option<Listener>,
+}
+
+/// A reset to send for a segment that had no connection.
+#[derive(Debug, Clone, Copy)]
+struct RstOut {
+    dst_mac: EthernetAddress,
+    dst_ip: Ipv4Addr,
+    src_port: u16,
+    dst_port: u16,
+    seq: SeqNum,
+    ack: Option<SeqNum>,
+}
+
+/// A control frame waiting for `poll_frame`.
+#[derive(Debug, Clone, Copy)]
+enum Control {
+    Arp(ArpRepr),
+    Rst(RstOut),
+}
+
+/// The per-core endpoint. See the module docs.
+#[derive(Debug)]
+pub struct Endpoint {
+    cfg: EndpointConfig,
+    tcp: TcpConfig,
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    live: usize,
+    tuples: HashMap<FourTuple, u32, KeyedState>,
+    listeners: Vec<ListenerSlot>,
+    neighbors: NeighborCache,
+    isn: IsnGenerator,
+    ports: PortAllocator,
+    control: VecDeque<Control>,
+    events: VecDeque<EndpointEvent>,
+    /// Slots waiting for ARP (skip the scan when zero).
+    arp_waiting: usize,
+    /// Round-robin cursors: the slot after the last one served.
+    tx_cursor: usize,
+    event_cursor: usize,
+    ip_ident: u16,
+    stats: EndpointStats,
+}
+
+impl Endpoint {
+    /// An endpoint with every table allocated to its bound.
+    pub fn new(cfg: EndpointConfig) -> Result<Endpoint, EndpointConfigError> {
+        cfg.validate()?;
+        let max = cfg.max_connections;
+        let mut listeners = Vec::with_capacity(cfg.max_listeners);
+        listeners.resize_with(cfg.max_listeners, || ListenerSlot {
+            generation: 0,
+            listener: None,
+        });
+        Ok(Endpoint {
+            tcp: cfg.tcp_template(),
+            slots: Vec::with_capacity(max),
+            free: Vec::with_capacity(max),
+            live: 0,
+            // Twice the bound, so deletions never make it grow.
+            tuples: HashMap::with_capacity_and_hasher(
+                max.saturating_mul(2),
+                KeyedState::new(&cfg.secret),
+            ),
+            listeners,
+            neighbors: NeighborCache::new(cfg.addr, cfg.mac, cfg.neighbor.clone()),
+            isn: IsnGenerator::new(&cfg.secret),
+            ports: PortAllocator::new(cfg.ephemeral_ports, max, &cfg.secret),
+            control: VecDeque::with_capacity(cfg.max_control_frames),
+            events: VecDeque::with_capacity(cfg.max_events),
+            arp_waiting: 0,
+            tx_cursor: 0,
+            event_cursor: 0,
+            ip_ident: 0,
+            stats: EndpointStats::default(),
+            cfg,
+        })
+    }
+
+    pub fn config(&self) -> &EndpointConfig {
+        &self.cfg
+    }
+
+    pub fn stats(&self) -> EndpointStats {
+        self.stats
+    }
+
+    pub fn neighbors(&self) -> &NeighborCache {
+        &self.neighbors
+    }
+
+    /// Connections in any state, not yet reaped.
+    pub fn connection_count(&self) -> usize {
+        self.live
+    }
+
+    /// Ephemeral ports held (released when their connection is reaped).
+    pub fn ephemeral_ports_held(&self) -> usize {
+        self.ports.held()
+    }
+
+    // ---- Listeners ----------------------------------------------------
+
+    /// Listens on `port` of our address; at most `backlog` (capped by
+    /// `max_backlog`) connections may wait between SYN and `accept`.
+    pub fn listen(&mut self, port: u16, backlog: usize) -> Result<ListenerId, EndpointError> {
+        if port == 0 {
+            return Err(EndpointError::PortZero);
+        }
+        if self.listener_index(port).is_some() {
+            return Err(EndpointError::PortInUse(port));
+        }
+        let index = self
+            .listeners
+            .iter()
+            .position(|l| l.listener.is_none())
+            .ok_or(EndpointError::TooManyListeners)?;
+        let slot = &mut self.listeners[index];
+        slot.listener = Some(Listener {
+            port,
+            backlog: backlog.clamp(1, self.cfg.max_backlog),
+            pending: 0,
+            accept_queue: VecDeque::with_capacity(backlog.clamp(1, self.cfg.max_backlog)),
+        });
+        Ok(ListenerId {
+            index: index as u32,
+            generation: slot.generation,
+        })
+    }
+
+    /// Stops listening. Connections not yet accepted are reset.
+    pub fn unlisten(&mut self, id: ListenerId) -> Result<(), EndpointError> {
+        self.listener(id)?;
+        for i in 0..self.slots.len() {
+            let Some(e) = self.slots[i].entry.as_mut() else {
+                continue;
+            };
+            if matches!(e.owner, Owner::Listener { listener, .. } if listener == id.index) {
+                e.conn.abort();
+                e.owner = Owner::Orphan;
+                // Reaped now if no reset is left to send, else after it.
+                self.after_input(i);
+            }
+        }
+        let slot = &mut self.listeners[id.index as usize];
+        slot.listener = None;
+        slot.generation = slot.generation.wrapping_add(1);
+        Ok(())
+    }
+
+    /// The oldest established connection waiting on this listener.
+    pub fn accept(&mut self, id: ListenerId) -> Result<Option<ConnId>, EndpointError> {
+        let listener = self.listener(id)?;
+        let Some(conn) = listener.accept_queue.pop_front() else {
+            return Ok(None);
+        };
+        listener.pending -= 1;
+        if let Some(e) = self.entry_mut(conn) {
+            e.owner = Owner::App;
+        }
+        Ok(Some(conn))
+    }
+
+    fn listener(&mut self, id: ListenerId) -> Result<&mut Listener, EndpointError> {
+        match self.listeners.get_mut(id.index as usize) {
+            Some(ListenerSlot {
+                generation,
+                listener: Some(l),
+            }) if *generation == id.generation => Ok(l),
+            _ => Err(EndpointError::UnknownListener),
+        }
+    }
+
+    fn listener_index(&self, port: u16) -> Option<u32> {
+        self.listeners
+            .iter()
+            .position(|l| l.listener.as_ref().is_some_and(|l| l.port == port))
+            .map(|i| i as u32)
+    }
+
+    fn listener_id(&self, index: u32) -> ListenerId {
+        ListenerId {
+            index,
+            generation: self.listeners[index as usize].generation,
+        }
+    }
+
+    // ---- Connections --------------------------------------------------
+
+    /// Active open to `remote` from an ephemeral port (RFC 6056); the SYN
+    /// leaves through `poll_frame` once the next hop is resolved.
+    pub fn connect(&mut self, now: Instant, remote: SocketAddrV4) -> Result<ConnId, EndpointError> {
+        if remote.port() == 0 {
+            return Err(EndpointError::PortZero);
+        }
+        let Some(next_hop) = self.next_hop(*remote.ip()) else {
+            self.stats.no_route += 1;
+            return Err(EndpointError::NoRoute(*remote.ip()));
+        };
+        if self.live >= self.cfg.max_connections {
+            self.stats.conn_limit += 1;
+            return Err(EndpointError::TooManyConnections);
+        }
+        let local_ip = self.cfg.addr;
+        let port = self
+            .ports
+            .allocate(local_ip.into(), remote.into())
+            .map_err(EndpointError::Ports)?;
+        let local = SocketAddrV4::new(local_ip, port);
+        let tuple = FourTuple { local, remote };
+        if self.tuples.contains_key(&tuple) {
+            // A listener's connection from that very peer port: keep it.
+            self.ports.release(local_ip.into(), port, remote.into());
+            return Err(EndpointError::Ports(
+                crate::tcp::ports::PortError::PortsExhausted,
+            ));
+        }
+        let iss = self.isn.isn(now, local.into(), remote.into());
+        let conn = match Connection::connect(now, local, remote, iss, self.tcp.clone()) {
+            Ok(c) => c,
+            Err(_) => unreachable_config(),
+        };
+        self.stats.active_opens += 1;
+        let id = self.insert(Entry {
+            conn,
+            tuple,
+            owner: Owner::App,
+            ephemeral: true,
+            next_hop,
+            arp_wait: false,
+            unreachable: None,
+            unreachable_reported: false,
+            peer: None,
+        });
+        Ok(id)
+    }
+
+    /// Queues bytes to send; how many fit (0: wait for `Writable`).
+    pub fn send(&mut self, id: ConnId, data: &[u8]) -> Result<usize, EndpointError> {
+        let e = self.app_entry(id)?;
+        Ok(e.conn.send(data)?)
+    }
+
+    /// Reads received bytes; `Ok(0)`: nothing yet, `Err(Conn(Finished))`: end
+    /// of stream.
+    pub fn recv(&mut self, id: ConnId, buf: &mut [u8]) -> Result<usize, EndpointError> {
+        let e = self.app_entry(id)?;
+        Ok(e.conn.recv(buf)?)
+    }
+
+    /// Closes the sending side; reading goes on.
+    pub fn shutdown(&mut self, id: ConnId) -> Result<(), EndpointError> {
+        self.app_entry(id)?.conn.shutdown();
+        Ok(())
+    }
+
+    /// Closes both sides and gives the handle up: the connection finishes
+    /// (FIN, TIME-WAIT) on its own and is reaped when CLOSED.
+    pub fn close(&mut self, now: Instant, id: ConnId) -> Result<(), EndpointError> {
+        let e = self.entry_mut(id).ok_or(EndpointError::StaleHandle)?;
+        e.conn.close(now);
+        e.owner = Owner::Orphan;
+        self.after_input(id.index as usize);
+        Ok(())
+    }
+
+    /// Resets the connection and gives the handle up.
+    pub fn abort(&mut self, id: ConnId) -> Result<(), EndpointError> {
+        let e = self.entry_mut(id).ok_or(EndpointError::StaleHandle)?;
+        e.conn.abort();
+        e.owner = Owner::Orphan;
+        self.after_input(id.index as usize);
+        Ok(())
+    }
+
+    pub fn state(&self, id: ConnId) -> Result<State, EndpointError> {
+        Ok(self
+            .entry(id)
+            .ok_or(EndpointError::StaleHandle)?
+            .conn
+            .state())
+    }
+
+    pub fn info(&self, id: ConnId) -> Result<ConnInfo, EndpointError> {
+        Ok(self
+            .entry(id)
+            .ok_or(EndpointError::StaleHandle)?
+            .conn
+            .info())
+    }
+
+    pub fn conn_stats(&self, id: ConnId) -> Result<ConnStats, EndpointError> {
+        Ok(self
+            .entry(id)
+            .ok_or(EndpointError::StaleHandle)?
+            .conn
+            .stats())
+    }
+
+    /// The connection's addresses.
+    pub fn tuple(&self, id: ConnId) -> Result<FourTuple, EndpointError> {
+        Ok(self.entry(id).ok_or(EndpointError::StaleHandle)?.tuple)
+    }
+
+    /// Bytes ready to read.
+    pub fn readable(&self, id: ConnId) -> Result<usize, EndpointError> {
+        Ok(self
+            .entry(id)
+            .ok_or(EndpointError::StaleHandle)?
+            .conn
+            .readable())
+    }
+
+    /// Bytes the send buffer can take now.
+    pub fn send_capacity(&self, id: ConnId) -> Result<usize, EndpointError> {
+        Ok(self
+            .entry(id)
+            .ok_or(EndpointError::StaleHandle)?
+            .conn
+            .send_capacity())
+    }
+
+    /// A live entry the application may use; an ARP failure is its error.
+    fn app_entry(&mut self, id: ConnId) -> Result<&mut Entry, EndpointError> {
+        let e = self.entry_mut(id).ok_or(EndpointError::StaleHandle)?;
+        if let Some(ip) = e.unreachable {
+            return Err(EndpointError::NoArpReply(ip));
+        }
+        Ok(e)
+    }
+
+    fn entry(&self, id: ConnId) -> Option<&Entry> {
+        let slot = self.slots.get(id.index as usize)?;
+        if slot.generation != id.generation {
+            return None;
+        }
+        slot.entry.as_ref()
+    }
+
+    fn entry_mut(&mut self, id: ConnId) -> Option<&mut Entry> {
+        let slot = self.slots.get_mut(id.index as usize)?;
+        if slot.generation != id.generation {
+            return None;
+        }
+        slot.entry.as_mut()
+    }
+
+    fn id_of(&self, index: usize) -> ConnId {
+        ConnId {
+            index: index as u32,
+            generation: self.slots[index].generation,
+        }
+    }
+
+    /// Puts a new connection in a free slot (the caller checked the limit).
+    fn insert(&mut self, entry: Entry) -> ConnId {
+        let tuple = entry.tuple;
+        let index = match self.free.pop() {
+            Some(i) => {
+                self.slots[i as usize].entry = Some(entry);
+                i
+            }
+            None => {
+                self.slots.push(Slot {
+                    generation: 0,
+                    entry: Some(entry),
+                });
+                (self.slots.len() - 1) as u32
+            }
+        };
+        self.live += 1;
+        self.tuples.insert(tuple, index);
+        self.id_of(index as usize)
+    }
+
+    /// Frees a slot: the tuple, the ephemeral port, the backlog place; the
+    /// generation moves on so old handles go stale.
+    fn reap(&mut self, index: usize) {
+        let slot = &mut self.slots[index];
+        let Some(e) = slot.entry.take() else {
+            return;
+        };
+        let id = ConnId {
+            index: index as u32,
+            generation: slot.generation,
+        };
+        slot.generation = slot.generation.wrapping_add(1);
+        self.free.push(index as u32);
+        self.live -= 1;
+        self.stats.reaped += 1;
+        self.tuples.remove(&e.tuple);
+        if e.arp_wait {
+            self.arp_waiting -= 1;
+        }
+        if e.ephemeral {
+            let local = e.tuple.local;
+            self.ports
+                .release((*local.ip()).into(), local.port(), e.tuple.remote.into());
+        }
+        if let Owner::Listener { listener, queued } = e.owner
+            && let Some(l) = self.listeners[listener as usize].listener.as_mut()
+        {
+            l.pending -= 1;
+            if queued && let Some(pos) = l.accept_queue.iter().position(|c| *c == id) {
+                l.accept_queue.remove(pos);
+            }
+        }
+    }
+
+    /// Bookkeeping after a connection did something: a handshake completed
+    /// for a listener (queue it for accept), or it ended (reap it unless the
+    /// application still has events to read).
+    fn after_input(&mut self, index: usize) {
+        let Some(e) = self.slots[index].entry.as_mut() else {
+            return;
+        };
+        if let Owner::Listener {
+            listener,
+            queued: false,
+        } = e.owner
+            && e.conn.state().is_synchronized()
+        {
+            e.owner = Owner::Listener {
+                listener,
+                queued: true,
+            };
+            let id = self.id_of(index);
+            if let Some(l) = self.listeners[listener as usize].listener.as_mut() {
+                l.accept_queue.push_back(id);
+                let lid = self.listener_id(listener);
+                self.push_event(EndpointEvent::Acceptable(lid));
+            }
+        }
+        let Some(e) = self.slots[index].entry.as_ref() else {
+            return;
+        };
+        if e.conn.is_closed() && e.owner != Owner::App {
+            self.reap(index);
+        }
+    }
+
+    fn push_event(&mut self, ev: EndpointEvent) {
+        if self.events.len() >= self.cfg.max_events {
+            self.events.pop_front();
+            self.stats.events_dropped += 1;
+        }
+        self.events.push_back(ev);
+    }
+
+    /// The next event: listener readiness first, then the connections'
+    /// events, round-robin. A CLOSED connection is reaped once its last event
+    /// was read.
+    pub fn poll_event(&mut self) -> Option<EndpointEvent> {
+        if let Some(ev) = self.events.pop_front() {
+            return Some(ev);
+        }
+        let n = self.slots.len();
+        for k in 0..n {
+            let i = (self.event_cursor + k) % n;
+            let Some(e) = self.slots[i].entry.as_mut() else {
+                continue;
+            };
+            if e.owner != Owner::App {
+                continue;
+            }
+            if let Some(ev) = e.conn.poll_event() {
+                self.event_cursor = i;
+                let id = self.id_of(i);
+                return Some(EndpointEvent::Conn(id, ev));
+            }
+            if let (Some(ip), false) = (e.unreachable, e.unreachable_reported) {
+                e.unreachable_reported = true;
+                self.event_cursor = (i + 1) % n;
+                return Some(EndpointEvent::Unreachable(self.id_of(i), ip));
+            }
+            if e.conn.is_closed() {
+                self.reap(i);
+            }
+        }
+        None
+    }
+
+    // ---- Time ---------------------------------------------------------
+
+    /// When `handle_timeout` should next be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let conns = self
+            .slots
+            .iter()
+            .filter_map(|s| s.entry.as_ref())
+            .filter_map(|e| e.conn.poll_timeout());
+        conns.chain(self.neighbors.poll_at()).min()
+    }
+
+    /// Fires the connections' timers due at `now` and moves the neighbour
+    /// cache on (ARP retries, failures).
+    pub fn handle_timeout(&mut self, now: Instant) {
+        for i in 0..self.slots.len() {
+            let Some(e) = self.slots[i].entry.as_mut() else {
+                continue;
+            };
+            if e.conn.poll_timeout().is_some_and(|t| t <= now) {
+                e.conn.handle_timeout(now);
+                self.after_input(i);
+            }
+        }
+        self.service_neighbors(now);
+    }
+
+    /// Queues the ARP requests due and fails the connections whose next hop
+    /// gave up.
+    fn service_neighbors(&mut self, now: Instant) {
+        self.queue_arp_requests(now);
+        if self.arp_waiting == 0 {
+            return;
+        }
+        for i in 0..self.slots.len() {
+            let Some(e) = self.slots[i].entry.as_mut() else {
+                continue;
+            };
+            if !e.arp_wait {
+                continue;
+            }
+            match self.neighbors.lookup(now, e.next_hop) {
+                Lookup::Found(_) => {
+                    e.arp_wait = false;
+                    self.arp_waiting -= 1;
+                }
+                Lookup::Failed => self.fail_unreachable(i),
+                Lookup::Pending | Lookup::TableFull => {}
+            }
+        }
+    }
+
+    /// The next hop never answered ARP: abort the connection; the application
+    /// hears `Unreachable` (and the error on every call) before it is reaped.
+    fn fail_unreachable(&mut self, index: usize) {
+        let Some(e) = self.slots[index].entry.as_mut() else {
+            return;
+        };
+        if e.arp_wait {
+            e.arp_wait = false;
+            self.arp_waiting -= 1;
+        }
+        e.unreachable = Some(e.next_hop);
+        e.conn.abort();
+        // A reset it would send cannot leave either: drop it.
+        let mut scratch = [0u8; 128];
+        for _ in 0..4 {
+            if e.conn.poll_transmit(Instant::ZERO, &mut scratch).is_none() {
+                break;
+            }
+        }
+        self.stats.arp_failures += 1;
+        self.after_input(index);
+    }
+
+    fn next_hop(&self, dst: Ipv4Addr) -> Option<Ipv4Addr> {
+        neighbor::next_hop(dst, self.cfg.addr, self.cfg.prefix_len, self.cfg.gateway)
+    }
+
+    fn queue_control(&mut self, c: Control) {
+        if self.control.len() >= self.cfg.max_control_frames {
+            self.stats.control_queue_full += 1;
+            return;
+        }
+        self.control.push_back(c);
+    }
+
+    /// ISN for a new connection of `tuple` (RFC 6528).
+    fn isn_for(&self, now: Instant, tuple: &FourTuple) -> SeqNum {
+        self.isn.isn(
+            now,
+            SocketAddr::V4(tuple.local),
+            SocketAddr::V4(tuple.remote),
+        )
+    }
+}
+
+/// The template was validated in `Endpoint::new`, so `Connection::connect` and
+/// `listen` cannot refuse it.
+#[cold]
+fn unreachable_config() -> ! {
+    unreachable!("the connection template was validated at endpoint creation")
+}
+
+/// Flags of a segment, for the rules of RFC 9293 3.10.7.
+pub(crate) fn is_plain_syn(flags: TcpFlags, ack: Option<SeqNum>) -> bool {
+    flags.contains(TcpFlags::SYN) && !flags.contains(TcpFlags::RST) && ack.is_none()
+}
