@@ -3,3 +3,4 @@
 
 pub mod pair;
 mod pair_tests;
+mod scripts;
