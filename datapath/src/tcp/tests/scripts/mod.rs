@@ -63,6 +63,19 @@ fn established(cfg: TcpConfig) -> Script {
     s
 }
 
+/// Passive open: the peer's SYN at 0 ms (MSS 1000, no other option), our
+/// SYN-ACK, the peer's ACK at 100 ms.
+fn established_passive(cfg: TcpConfig) -> Script {
+    let mut s = Script::new(cfg);
+    s.at(0).app_listen();
+    s.inject(syn().seq(0).win(65535).mss(1000));
+    s.expect(syn_ack().seq(0).ack(1));
+    s.at(100).inject(ack().seq(1).ack(1).win(65535));
+    s.expect_state(State::Established)
+        .expect_event(Event::Connected);
+    s
+}
+
 /// As [`established`], the peer also permitting SACK.
 fn established_sack(cfg: TcpConfig) -> Script {
     let mut s = Script::new(cfg);
