@@ -172,5 +172,5 @@ fn nodelay_sends_small_writes_at_once() {
     s.at(200).app_send(10);
     s.expect(ack().seq(1).len(10));
     s.at(210).app_send(10);
-    s.expect(ack().seq(11).len(10));
+    s.expect(ack().seq(11).len(10).psh());
 }

@@ -54,7 +54,15 @@ fn passive_open_echoes_offered_options() {
     s.at(0).app_listen();
     s.at(10)
         .inject(syn().seq(0).mss(1000).ws(7).sack_perm().tsval(777));
-    s.expect(syn_ack().seq(0).ack(1).mss(1460).ws(ANY).sack_perm().tsecr(777));
+    s.expect(
+        syn_ack()
+            .seq(0)
+            .ack(1)
+            .mss(1460)
+            .ws(ANY)
+            .sack_perm()
+            .tsecr(777),
+    );
 }
 
 /// RFC 9293 3.5 (Figure 8): simultaneous open. Our SYN crosses the peer's;
@@ -110,7 +118,8 @@ fn lost_syn_ack_is_retransmitted_after_rto() {
     s.expect_nothing_until(1000);
     s.expect(syn_ack().seq(0).ack(1));
     s.at(1100).inject(ack().seq(1).ack(1));
-    s.expect_state(State::Established).expect_nothing_until(5000);
+    s.expect_state(State::Established)
+        .expect_nothing_until(5000);
 }
 
 /// RFC 9293 3.10.7.4 (SYN-RECEIVED): the peer's SYN again means our

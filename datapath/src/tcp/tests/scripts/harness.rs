@@ -155,11 +155,6 @@ pub fn rst() -> Seg {
 pub fn rst_ack() -> Seg {
     flags_seg(false, false, true, true)
 }
-/// No control bits at all, not even ACK (only for injecting oddities).
-pub fn bare() -> Seg {
-    flags_seg(false, false, false, false)
-}
-
 impl Seg {
     pub fn seq(mut self, rel: u32) -> Self {
         self.seq = Some(rel);
@@ -410,11 +405,15 @@ impl Script {
     }
 
     pub fn conn(&self) -> &Connection {
-        self.conn.as_ref().expect("no connection: app_connect or app_listen first")
+        self.conn
+            .as_ref()
+            .expect("no connection: app_connect or app_listen first")
     }
 
     fn conn_mut(&mut self) -> &mut Connection {
-        self.conn.as_mut().expect("no connection: app_connect or app_listen first")
+        self.conn
+            .as_mut()
+            .expect("no connection: app_connect or app_listen first")
     }
 
     /// How early an expected segment may have left (default: exactly now).
@@ -577,9 +576,7 @@ impl Script {
             src_port: REMOTE.port(),
             dst_port: LOCAL.port(),
             seq: SeqNum::new(REMOTE_ISN.wrapping_add(seq)),
-            ack: seg
-                .ack
-                .map(|a| SeqNum::new(self.local_isn.wrapping_add(a))),
+            ack: seg.ack.map(|a| SeqNum::new(self.local_isn.wrapping_add(a))),
             flags,
             window_len: seg.win.unwrap_or(65535),
             mss: opt(seg.mss),

@@ -9,7 +9,8 @@ fn mss_defaults_to_536_when_absent() {
     let mut s = Script::new(cfg());
     s.at(0).app_connect();
     s.expect(syn().seq(0));
-    s.at(100).inject(syn_ack().seq(0).ack(1).win(65535));
+    s.at(100)
+        .inject(syn_ack().seq(0).ack(1).win(65535).no_mss());
     s.expect(ack().seq(1).ack(1));
     s.at(200).app_send(1200);
     s.expect(ack().seq(1).ack(1).len(536));
