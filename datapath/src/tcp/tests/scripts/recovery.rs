@@ -1,0 +1,146 @@
+//! Loss recovery: the retransmission timer (RFC 6298), fast retransmit
+//! (RFC 5681 3.2), NewReno (RFC 6582), SACK (RFC 2018, RFC 2883, RFC 6675).
+
+use super::*;
+use crate::tcp::ConnError;
+
+/// RFC 6298 5.4-5.6: on expiry the oldest segment is retransmitted and the
+/// RTO doubles (300 ms after the handshake's 100 ms sample: 300, 600, 1200).
+#[test]
+fn rto_retransmits_with_exponential_backoff() {
+    let mut s = established(cfg());
+    s.at(1000).app_send(100);
+    s.expect(ack().seq(1).ack(1).len(100));
+    s.expect_nothing_until(1300);
+    s.expect(ack().seq(1).ack(1).len(100));
+    s.expect_nothing_until(1900);
+    s.expect(ack().seq(1).ack(1).len(100));
+    s.expect_nothing_until(3100);
+    s.expect(ack().seq(1).ack(1).len(100));
+    s.at(3150).inject(ack().seq(1).ack(101));
+    s.expect_nothing_until(20000);
+}
+
+/// RFC 6298 2.3: a new RTT sample updates SRTT and RTTVAR, and the RTO is
+/// SRTT + 4 RTTVAR. Samples 100 ms then 200 ms: SRTT 112.5, RTTVAR 62.5,
+/// RTO 362.5 ms.
+#[test]
+fn rtt_sample_updates_rto() {
+    let mut s = established(cfg());
+    s.at(1000).app_send(100);
+    s.expect(ack().seq(1).len(100));
+    s.at(1200).inject(ack().seq(1).ack(101));
+    assert_eq!(s.conn().info().srtt, Some(Duration::from_micros(112_500)));
+    assert_eq!(s.conn().info().rto, Duration::from_micros(362_500));
+    s.at(2000).app_send(100);
+    s.expect(ack().seq(101).len(100));
+    s.expect_nothing_until(2362);
+    s.tolerance(1).at(2363);
+    s.expect(ack().seq(101).len(100));
+}
+
+/// RFC 9293 3.8.3 (R2), RFC 1122 4.2.3.5: after `max_retransmits`
+/// retransmissions without an ACK the connection gives up (TimedOut).
+#[test]
+fn gives_up_after_max_retransmits() {
+    let mut s = established(TcpConfig {
+        max_retransmits: 3,
+        ..cfg()
+    });
+    s.at(1000).app_send(100);
+    s.expect(ack().seq(1).len(100));
+    for at in [1300, 1900, 3100] {
+        s.expect_nothing_until(at);
+        s.expect(ack().seq(1).len(100));
+    }
+    s.at(5499).expect_state(State::Established);
+    s.at(5500)
+        .expect_state(State::Closed)
+        .expect_event(Event::Error(ConnError::TimedOut));
+    s.app_send_fails(ConnError::TimedOut);
+}
+
+/// RFC 5681 3.2: the third duplicate ACK, not the second, triggers a fast
+/// retransmit of the first unacknowledged segment.
+#[test]
+fn fast_retransmit_on_third_duplicate_ack_not_second() {
+    let mut s = established(cfg());
+    s.at(200).app_send(5000);
+    for seq in [1, 1001, 2001, 3001, 4001] {
+        s.expect(ack().seq(seq).len(1000));
+    }
+    s.at(300).inject(ack().seq(1).ack(1001));
+    s.at(310).inject(ack().seq(1).ack(1001));
+    s.at(320).inject(ack().seq(1).ack(1001));
+    s.expect_nothing();
+    s.at(330).inject(ack().seq(1).ack(1001));
+    s.expect(ack().seq(1001).len(1000));
+    assert_eq!(s.conn().stats().fast_retransmits, 1);
+    assert!(s.conn().info().in_recovery);
+}
+
+/// RFC 6582 3.2 step 5: in recovery, a partial ACK retransmits the next
+/// hole at once; the ACK of everything sent before recovery ends it (step 3).
+#[test]
+fn newreno_partial_ack_retransmits_next_hole() {
+    let mut s = established(cfg());
+    s.at(200).app_send(5000);
+    for seq in [1, 1001, 2001, 3001, 4001] {
+        s.expect(ack().seq(seq).len(1000));
+    }
+    // Segments 1 and 2001 are lost.
+    for at in [300, 310, 320] {
+        s.at(at).inject(ack().seq(1).ack(1));
+    }
+    s.expect(ack().seq(1).len(1000));
+    s.at(400).inject(ack().seq(1).ack(2001));
+    s.expect(ack().seq(2001).len(1000));
+    assert!(s.conn().info().in_recovery);
+    s.at(450).inject(ack().seq(1).ack(5001));
+    assert!(!s.conn().info().in_recovery);
+    s.expect_nothing_until(5000);
+}
+
+/// RFC 2018 4, RFC 5681 4.2: out-of-order data is acknowledged at once with
+/// SACK blocks, the most recently received block first.
+#[test]
+fn out_of_order_data_gets_sack_blocks_most_recent_first() {
+    let mut s = established_sack(cfg_delack());
+    s.at(200).inject(ack().seq(1001).ack(1).len(1000));
+    s.expect(ack().ack(1).sack(&[(1001, 2001)]));
+    s.at(210).inject(ack().seq(3001).ack(1).len(1000));
+    s.expect(ack().ack(1).sack(&[(3001, 4001), (1001, 2001)]));
+    s.at(220).inject(ack().seq(1).ack(1).len(1000));
+    s.expect(ack().ack(2001).sack(&[(3001, 4001)]));
+    s.app_recv(2000);
+}
+
+/// RFC 2883 4: a duplicate segment is reported in a D-SACK block.
+#[test]
+fn duplicate_segment_gets_dsack() {
+    let mut s = established_sack(cfg());
+    s.at(200).inject(ack().seq(1).ack(1).len(1000));
+    s.expect(ack().ack(1001).no_sack());
+    s.at(300).inject(ack().seq(1).ack(1).len(1000));
+    s.expect(ack().ack(1001).sack(&[(1, 1001)]));
+}
+
+/// RFC 6675 5, 4 (NextSeg): with SACK the sender retransmits the hole the
+/// scoreboard shows lost, and never the SACKed data.
+#[test]
+fn sack_sender_retransmits_only_the_hole() {
+    let mut s = established_sack(cfg());
+    s.at(200).app_send(5000);
+    for seq in [1, 1001, 2001, 3001, 4001] {
+        s.expect(ack().seq(seq).len(1000));
+    }
+    s.at(300).inject(ack().seq(1).ack(1).sack(&[(1001, 2001)]));
+    s.at(310).inject(ack().seq(1).ack(1).sack(&[(1001, 3001)]));
+    s.expect_nothing();
+    s.at(320).inject(ack().seq(1).ack(1).sack(&[(1001, 4001)]));
+    s.expect(ack().seq(1).len(1000));
+    s.at(330).inject(ack().seq(1).ack(1).sack(&[(1001, 5001)]));
+    s.expect_nothing_until(450);
+    s.inject(ack().seq(1).ack(5001));
+    s.expect_nothing_until(5000);
+}
