@@ -326,10 +326,11 @@ impl Endpoint {
             ));
         }
         let iss = self.isn.isn(now, local.into(), remote.into());
-        let conn = match Connection::connect(now, local, remote, iss, self.tcp.clone()) {
+        let mut conn = match Connection::connect(now, local, remote, iss, self.tcp.clone()) {
             Ok(c) => c,
             Err(_) => unreachable_config(),
         };
+        conn.set_ts_offset(self.isn.ts_offset(local.into(), remote.into()));
         self.stats.active_opens += 1;
         let id = self.insert(Entry {
             conn,

@@ -227,6 +227,7 @@ impl Endpoint {
                 Ok(c) => c,
                 Err(_) => super::unreachable_config(),
             };
+        conn.set_ts_offset(self.isn.ts_offset(tuple.local.into(), tuple.remote.into()));
         conn.handle_segment(now, seg);
         self.stats.passive_opens += 1;
         self.stats.segs_to_conns += 1;

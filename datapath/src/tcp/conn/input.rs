@@ -87,6 +87,9 @@ impl Connection {
         // Fourth: SYN.
         self.irs = seg.seq;
         self.rcv_nxt = seg.seq + 1;
+        // Our SYN's window was advertised before RCV.NXT was known: the edge
+        // the peer holds is RCV.NXT plus that window.
+        self.rcv_adv = self.rcv_nxt + self.rx.window().min(65535);
         self.negotiate(now, seg, false);
         self.last_recv = now;
         if let (true, Some(ack)) = (ack_ok, seg.ack) {
@@ -140,9 +143,8 @@ impl Connection {
             (true, Some(t)) => Some(Timestamps {
                 recent: t.tsval,
                 recent_at: now,
-                // RFC 7323 7.1: a per-connection offset; derived from the ISS,
-                // itself a keyed hash, so it leaks no clock.
-                offset: self.iss.raw().wrapping_mul(0x9e37_79b1),
+                // RFC 7323 7.1: a per-connection offset (set_ts_offset).
+                offset: self.ts_offset,
             }),
             _ => None,
         };
@@ -181,8 +183,17 @@ impl Connection {
         let rst = seg.flags.contains(TcpFlags::RST);
         let syn = seg.flags.contains(TcpFlags::SYN);
         if self.state == State::SynReceived && syn && !rst && seg.seq == self.irs {
-            // The peer's SYN again: our SYN-ACK was lost. Send it again.
-            self.snd_nxt = self.iss;
+            match seg.ack {
+                // RFC 9293 3.5 Figure 8 line 6: in a simultaneous open, the
+                // peer's SYN-ACK acknowledges our SYN: ESTABLISHED.
+                Some(ack) if self.snd_una < ack && ack <= self.snd_max => {
+                    self.complete_handshake(seg, ack);
+                    self.on_new_ack(now, ack, seg.timestamps.map(|t| t.tsecr));
+                }
+                // The peer's SYN again: our SYN-ACK was lost. Send it again.
+                None => self.snd_nxt = self.iss,
+                Some(ack) => self.rst_pending = Some((ack, None)),
+            }
             return;
         }
         let mut payload = seg.payload;
@@ -204,6 +215,11 @@ impl Connection {
             let zero_window_edge = self.rcv_wnd() == 0 && seg.seq == self.rcv_nxt;
             if !zero_window_edge || rst || syn {
                 self.stats.dropped_unacceptable += 1;
+                if self.state == State::TimeWait && fin && !rst {
+                    // RFC 9293 3.10.7.4 eighth, TIME-WAIT: a retransmitted FIN
+                    // is acknowledged and restarts the 2*MSL timeout.
+                    self.timers.set(Timer::TimeWait, now + self.cfg.time_wait);
+                }
                 if !rst {
                     self.ack_now = true;
                     // RFC 2883 4.1: report a duplicate segment with D-SACK.
@@ -264,17 +280,7 @@ impl Connection {
                 self.rst_pending = Some((ack, None));
                 return;
             }
-            self.state = if self.fin_queued {
-                State::FinWait1
-            } else {
-                State::Established
-            };
-            self.snd_wnd = usize::from(seg.window_len) << self.snd_wscale;
-            self.max_snd_wnd = self.snd_wnd;
-            self.snd_wl1 = seg.seq;
-            self.snd_wl2 = ack;
-            self.push_event(Event::Connected);
-            self.push_event(Event::Writable);
+            self.complete_handshake(seg, ack);
         }
         if !self.process_ack(now, seg, ack) {
             return;
@@ -310,6 +316,28 @@ impl Connection {
             self.ack_now = true;
         }
         self.check_peer_fin(now);
+    }
+
+    /// SYN-RECEIVED -> ESTABLISHED (or FIN-WAIT-1 if the application already
+    /// shut down): RFC 9293 3.10.7.4 fifth, "SYN-RECEIVED STATE".
+    fn complete_handshake(&mut self, seg: &TcpRepr<'_>, ack: SeqNum) {
+        self.state = if self.fin_queued {
+            State::FinWait1
+        } else {
+            State::Established
+        };
+        // A SYN's window is never scaled (RFC 7323 2.2); others are.
+        let shift = if seg.flags.contains(TcpFlags::SYN) {
+            0
+        } else {
+            self.snd_wscale
+        };
+        self.snd_wnd = usize::from(seg.window_len) << shift;
+        self.max_snd_wnd = self.snd_wnd;
+        self.snd_wl1 = seg.seq;
+        self.snd_wl2 = ack;
+        self.push_event(Event::Connected);
+        self.push_event(Event::Writable);
     }
 
     /// The ACK field of an acceptable segment (RFC 9293 3.10.7.4 fifth, RFC

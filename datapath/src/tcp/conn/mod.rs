@@ -175,6 +175,10 @@ pub struct Connection {
     /// Payload bytes per segment we send (peer MSS less our option bytes).
     send_mss: usize,
     ts: Option<Timestamps>,
+    /// Our TSval offset (RFC 7323 7.1), kept stable per 4-tuple by the
+    /// endpoint so a new connection on a tuple in TIME-WAIT keeps TSval
+    /// increasing (RFC 6191).
+    ts_offset: u32,
     sack_ok: bool,
     /// Both sides sent the window scale option.
     wscale_ok: bool,
@@ -278,6 +282,7 @@ impl Connection {
             rcv_adv: SeqNum::new(0),
             send_mss: usize::from(DEFAULT_PEER_MSS).min(mss),
             ts: None,
+            ts_offset: iss.raw().wrapping_mul(0x9e37_79b1),
             sack_ok: false,
             wscale_ok: false,
             syn_acked: false,
@@ -381,6 +386,25 @@ impl Connection {
             mss: self.send_mss,
             in_recovery: self.recovery.is_some(),
         }
+    }
+
+    /// Sets our timestamp offset; call before the first `poll_transmit`. The
+    /// default derives from the ISS.
+    pub fn set_ts_offset(&mut self, offset: u32) {
+        self.ts_offset = offset;
+        if let Some(t) = self.ts.as_mut() {
+            t.offset = offset;
+        }
+    }
+
+    /// RCV.NXT, for the endpoint's TIME-WAIT reuse rule (RFC 6191).
+    pub fn rcv_nxt(&self) -> SeqNum {
+        self.rcv_nxt
+    }
+
+    /// TS.Recent, if timestamps are in use (RFC 7323 4.3; RFC 6191).
+    pub fn ts_recent(&self) -> Option<u32> {
+        self.ts.map(|t| t.recent)
     }
 
     /// Disables (true) or enables (false) Nagle's algorithm.

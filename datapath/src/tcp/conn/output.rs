@@ -337,8 +337,7 @@ impl Connection {
             };
             if offer_ts {
                 let tsecr = self.ts.map_or(0, |t| t.recent);
-                let offset = self.iss.raw().wrapping_mul(0x9e37_79b1);
-                let tsval = (now.as_millis() as u32).wrapping_add(offset);
+                let tsval = (now.as_millis() as u32).wrapping_add(self.ts_offset);
                 repr.timestamps = Some(TcpTimestamps { tsval, tsecr });
             }
         } else if let Some(t) = self.ts {

@@ -69,7 +69,6 @@ fn passive_open_echoes_offered_options() {
 /// we answer with SYN-ACK and enter SYN-RECEIVED; the peer's SYN-ACK takes
 /// us to ESTABLISHED.
 #[test]
-#[ignore = "BUG: a SYN-ACK (SEQ=IRS, acceptable ACK) in SYN-RECEIVED is taken for a retransmitted SYN and re-answered with SYN-ACK; RFC 9293 3.5 Fig. 8 line 6 enters ESTABLISHED"]
 fn simultaneous_open() {
     let mut s = Script::new(cfg());
     s.at(0).app_connect();

@@ -7,7 +7,6 @@ use crate::tcp::{ConnError, Keepalive};
 /// RFC 9293 3.10.7.4 (TIME-WAIT, eighth): a retransmitted FIN is ACKed
 /// again and the 2 MSL timer restarts.
 #[test]
-#[ignore = "BUG: a retransmitted FIN in TIME-WAIT fails the acceptability test and is ACKed without restarting the 2 MSL timer (RFC 9293 3.10.7.4 eighth, TIME-WAIT: restart the 2 MSL time-wait timeout)"]
 fn retransmitted_fin_in_time_wait_is_reacked_and_restarts_timer() {
     let mut s = established(cfg());
     s.at(200).app_shutdown();

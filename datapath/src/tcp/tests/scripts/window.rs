@@ -30,7 +30,6 @@ fn zero_window_stops_sender_and_probes_with_backoff() {
 /// application wrote: the data must not wait forever for a window update
 /// that may be lost.
 #[test]
-#[ignore = "BUG: send() into an already-zero window arms no persist timer (arm_timers runs only on input, timeout or a sent segment): no probe ever, RFC 9293 3.8.6.1 requires probing"]
 fn zero_window_probe_when_app_writes_into_closed_window() {
     let mut s = established(cfg());
     s.at(150).inject(ack().seq(1).ack(1).win(0));
