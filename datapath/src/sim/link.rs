@@ -409,6 +409,11 @@ impl Link {
     /// Flips 1 to `corrupt_max_bits` distinct bits past the protected prefix.
     /// Returns false, touching nothing, if the frame has no byte past it.
     fn flip_bits(&mut self, frame: &mut [u8]) -> bool {
+        if let Some(t) = self.profile.corrupt_ethertype()
+            && frame.get(12..14) != Some(&t.to_be_bytes()[..])
+        {
+            return false;
+        }
         let protected = self.profile.corrupt_protected_bytes().min(frame.len());
         let bits = (frame.len() - protected) as u64 * 8;
         if bits == 0 {

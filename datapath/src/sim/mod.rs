@@ -71,11 +71,16 @@
 //! queue trace by the capacity given to [`Link::record_queue_trace`].
 
 pub mod link;
+pub mod net;
 pub mod profile;
 pub mod rng;
 pub mod trace;
 
 pub use link::{Delivery, Link, LinkStats, QueueSample};
+pub use net::{Network, NodeId};
 pub use profile::{GilbertElliott, LinkProfile, LinkProfileBuilder, ProfileError};
 pub use rng::{Probability, Rng};
 pub use trace::{ConnTrace, TraceSample};
+
+#[cfg(test)]
+mod net_tests;

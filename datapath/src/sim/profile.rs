@@ -92,6 +92,8 @@ pub struct LinkProfile {
     corrupt: Probability,
     corrupt_max_bits: u32,
     corrupt_protected_bytes: usize,
+    /// Corrupt only frames with this EtherType (bytes 12..14), if set.
+    corrupt_ethertype: Option<u16>,
     reorder: Probability,
     reorder_delay: Duration,
     rate_bps: Option<u64>,
@@ -123,6 +125,7 @@ impl LinkProfile {
             corrupt: Probability::NEVER,
             corrupt_max_bits: 1,
             corrupt_protected_bytes: ETHERNET_HEADER_BYTES,
+            corrupt_ethertype: None,
             reorder: Probability::NEVER,
             reorder_delay: Duration::ZERO,
             rate_bps: None,
@@ -242,6 +245,10 @@ impl LinkProfile {
     pub fn corrupt_protected_bytes(&self) -> usize {
         self.corrupt_protected_bytes
     }
+    /// The only EtherType corruption touches, if restricted.
+    pub fn corrupt_ethertype(&self) -> Option<u16> {
+        self.corrupt_ethertype
+    }
     /// Chance that a frame is held back by [`reorder_delay`](LinkProfile::reorder_delay).
     pub fn reorder(&self) -> Probability {
         self.reorder
@@ -319,6 +326,14 @@ impl LinkProfileBuilder {
     /// cannot be corrupted (and is not counted as corrupted).
     pub fn corrupt_protected_bytes(mut self, bytes: usize) -> Self {
         self.p.corrupt_protected_bytes = bytes;
+        self
+    }
+    /// Corrupts only frames of this EtherType (e.g. 0x0800, IPv4): the model
+    /// of errors that pass the Ethernet FCS but meet an IP or TCP checksum.
+    /// ARP has no checksum of its own, so corrupting it would only test that
+    /// ARP cannot detect corruption.
+    pub fn corrupt_ethertype(mut self, ethertype: Option<u16>) -> Self {
+        self.p.corrupt_ethertype = ethertype;
         self
     }
     /// Chance of holding a frame back by the reorder delay.

@@ -27,4 +27,4 @@ pub use conn::{ConnError, ConnInfo, ConnStats, Connection, Event};
 pub use state::State;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

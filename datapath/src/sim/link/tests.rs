@@ -594,3 +594,22 @@ fn extreme_configs_do_not_panic() {
     assert_eq!(drain(&mut link).len(), 4);
     assert_conserved(&link);
 }
+
+#[test]
+fn corruption_restricted_to_an_ethertype_leaves_other_frames_intact() {
+    let profile = LinkProfile::builder()
+        .corrupt(Probability::ALWAYS)
+        .corrupt_ethertype(Some(0x0800))
+        .build()
+        .unwrap();
+    let mut link = Link::new(profile, 9);
+    let mut ipv4 = vec![0u8; 64];
+    ipv4[12..14].copy_from_slice(&[0x08, 0x00]);
+    let mut arp = vec![0u8; 64];
+    arp[12..14].copy_from_slice(&[0x08, 0x06]);
+    link.send(Instant::ZERO, ipv4.clone());
+    link.send(Instant::ZERO, arp.clone());
+    let later = Instant::from_millis(1000);
+    assert_ne!(link.poll_recv(later).unwrap(), ipv4, "IPv4 corrupted");
+    assert_eq!(link.poll_recv(later).unwrap(), arp, "ARP untouched");
+}

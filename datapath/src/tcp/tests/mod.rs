@@ -4,4 +4,4 @@
 pub mod pair;
 mod pair_tests;
 mod scripts;
-mod sweep;
+pub(crate) mod sweep;
