@@ -432,9 +432,14 @@ impl Connection {
         }
         // RFC 7323 4.1 (RTTM): otherwise, the echoed timestamp measures the
         // round trip even of a retransmission, which ends Karn's back-off.
-        // Our TSval clock ticks in milliseconds, hence the coarser sample.
+        // Only echoes of segments sent since the last timeout count: an ACK
+        // provoked by a duplicate carries an old TS.Recent (RFC 7323 4.3 does
+        // not update it for unacceptable segments), and its "sample" would be
+        // the whole outage, blowing the RTO up to its maximum. Our TSval clock
+        // ticks in milliseconds, hence the coarser sample.
         if !sampled
             && self.consecutive_rtos > 0
+            && tsecr.is_some_and(|e| (e.wrapping_sub(self.last_rto_tsval) as i32) >= 0)
             && self.ts.is_some()
             && let Some(tsecr) = tsecr
             && tsecr != 0

@@ -205,6 +205,8 @@ pub struct Connection {
     dup_acks: u32,
     /// In loss recovery until snd_una reaches this (RFC 6582 `recover`).
     recovery: Option<SeqNum>,
+    /// Our TSval when the retransmission timer last fired.
+    last_rto_tsval: u32,
     /// snd_max when the last recovery or timeout began (RFC 6582 4.1).
     last_recover: SeqNum,
     /// Highest sequence retransmitted in this recovery (RFC 6675 HighRxt).
@@ -299,6 +301,7 @@ impl Connection {
             recovery: None,
             high_rxt: iss,
             last_recover: iss,
+            last_rto_tsval: 0,
             rtx_una: false,
             cc,
             ack_now: false,

@@ -107,6 +107,7 @@ impl Connection {
                 self.snd_nxt = self.snd_una;
                 self.high_rxt = self.snd_una;
                 self.timed = None;
+                self.last_rto_tsval = self.tsval(now);
                 self.rtt.on_timeout(); // RFC 6298 5.5: back off
                 self.timers.set(Timer::Retransmit, now + self.rtt.rto()); // 5.6
             }

@@ -404,6 +404,11 @@ impl Script {
         self.now.as_millis()
     }
 
+    /// The raw TSval of the last segment the connection sent.
+    pub fn last_local_tsval(&self) -> u32 {
+        self.last_local_tsval
+    }
+
     pub fn conn(&self) -> &Connection {
         self.conn
             .as_ref()
