@@ -21,6 +21,7 @@ mod handshake;
 mod options;
 mod recovery;
 mod reset;
+mod states;
 mod timers;
 mod window;
 
