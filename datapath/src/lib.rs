@@ -5,10 +5,15 @@
 //! read a clock, never make a syscall and never spawn; time is an argument and
 //! output is polled. `unsafe` code lives in [`io::xdp`] only.
 
+pub mod apps;
 pub mod cc;
 pub mod endpoint;
 pub mod io;
+pub mod shard;
 pub mod sim;
 pub mod tcp;
 pub mod time;
 pub mod wire;
+
+#[cfg(test)]
+mod shard_tests;

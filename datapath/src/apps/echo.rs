@@ -1,0 +1,248 @@
+//! An echo server and a client that checks its echo, as shard applications.
+//!
+//! The server accepts every connection on its port and writes back what it
+//! reads; when the peer closes its side, the server closes its own after the
+//! last byte. Backpressure: a connection whose echo cannot be written is not
+//! read until the send buffer takes it. Buffers are per connection and
+//! allocated when it is accepted, not per packet.
+
+use std::collections::HashMap;
+use std::net::SocketAddrV4;
+
+use crate::endpoint::{ConnId, EndpointError, EndpointEvent, ListenerId};
+use crate::shard::{App, Ctx};
+use crate::tcp::{ConnError, Event};
+
+const CHUNK: usize = 16 * 1024;
+
+#[derive(Debug)]
+struct Pending {
+    buf: Box<[u8]>,
+    off: usize,
+    len: usize,
+    closed: bool,
+}
+
+impl Pending {
+    fn new() -> Pending {
+        Pending {
+            buf: vec![0u8; CHUNK].into_boxed_slice(),
+            off: 0,
+            len: 0,
+            closed: false,
+        }
+    }
+}
+
+/// Echoes every connection accepted on `port`.
+#[derive(Debug)]
+pub struct EchoServer {
+    port: u16,
+    backlog: usize,
+    listener: Option<ListenerId>,
+    conns: HashMap<ConnId, Pending>,
+    /// Connections accepted so far.
+    pub accepted: u64,
+    /// Bytes echoed so far.
+    pub echoed: u64,
+    /// Connections that ended with an error (reset, timeout).
+    pub errors: u64,
+    /// Error of the listen call, if it failed.
+    pub listen_error: Option<EndpointError>,
+}
+
+impl EchoServer {
+    pub fn new(port: u16, backlog: usize) -> EchoServer {
+        EchoServer {
+            port,
+            backlog,
+            listener: None,
+            conns: HashMap::new(),
+            accepted: 0,
+            echoed: 0,
+            errors: 0,
+            listen_error: None,
+        }
+    }
+
+    /// Connections open now.
+    pub fn open(&self) -> usize {
+        self.conns.len()
+    }
+
+    fn pump(&mut self, ctx: &mut Ctx<'_>, id: ConnId) {
+        let Some(p) = self.conns.get_mut(&id) else {
+            return;
+        };
+        loop {
+            while p.off < p.len {
+                match ctx.endpoint.send(id, &p.buf[p.off..p.len]) {
+                    Ok(0) => return, // wait for Writable
+                    Ok(n) => {
+                        p.off += n;
+                        self.echoed += n as u64;
+                    }
+                    Err(_) => {
+                        self.conns.remove(&id);
+                        return;
+                    }
+                }
+            }
+            p.off = 0;
+            p.len = 0;
+            match ctx.endpoint.recv(id, &mut p.buf) {
+                Ok(0) => return,
+                Ok(n) => p.len = n,
+                Err(EndpointError::Conn(ConnError::Finished)) => {
+                    if !p.closed {
+                        p.closed = true;
+                        let _ = ctx.endpoint.close(ctx.now, id);
+                    }
+                    return;
+                }
+                Err(_) => {
+                    self.conns.remove(&id);
+                    return;
+                }
+            }
+        }
+    }
+}
+
+impl App for EchoServer {
+    fn on_start(&mut self, ctx: &mut Ctx<'_>) {
+        match ctx.endpoint.listen(self.port, self.backlog) {
+            Ok(l) => self.listener = Some(l),
+            Err(e) => self.listen_error = Some(e),
+        }
+    }
+
+    fn on_event(&mut self, ctx: &mut Ctx<'_>, event: EndpointEvent) {
+        match event {
+            EndpointEvent::Acceptable(l) => {
+                while let Ok(Some(id)) = ctx.endpoint.accept(l) {
+                    self.accepted += 1;
+                    self.conns.insert(id, Pending::new());
+                    self.pump(ctx, id);
+                }
+            }
+            EndpointEvent::Conn(id, Event::Readable | Event::Writable | Event::PeerClosed) => {
+                self.pump(ctx, id)
+            }
+            EndpointEvent::Conn(id, Event::Closed) => {
+                self.conns.remove(&id);
+            }
+            EndpointEvent::Conn(id, Event::Error(_)) | EndpointEvent::Unreachable(id, _) => {
+                self.errors += 1;
+                self.conns.remove(&id);
+            }
+            EndpointEvent::Conn(_, Event::Connected) => {}
+        }
+    }
+}
+
+/// Connects to `remote`, sends `data`, reads the echo, closes, and checks
+/// that what came back is what went out.
+#[derive(Debug)]
+pub struct EchoClient {
+    remote: SocketAddrV4,
+    data: Vec<u8>,
+    conn: Option<ConnId>,
+    sent: usize,
+    shut: bool,
+    /// What came back.
+    pub received: Vec<u8>,
+    /// The echo ended (end of stream from the server).
+    pub eof: bool,
+    /// The connection ended with this error.
+    pub error: Option<String>,
+    done: bool,
+}
+
+impl EchoClient {
+    pub fn new(remote: SocketAddrV4, data: Vec<u8>) -> EchoClient {
+        EchoClient {
+            remote,
+            data,
+            conn: None,
+            sent: 0,
+            shut: false,
+            received: Vec::new(),
+            eof: false,
+            error: None,
+            done: false,
+        }
+    }
+
+    /// Whether the echo matched what was sent.
+    pub fn matched(&self) -> bool {
+        self.eof && self.received == self.data
+    }
+
+    fn pump(&mut self, ctx: &mut Ctx<'_>) {
+        let Some(id) = self.conn else { return };
+        while self.sent < self.data.len() {
+            match ctx.endpoint.send(id, &self.data[self.sent..]) {
+                Ok(0) => break,
+                Ok(n) => self.sent += n,
+                Err(e) => return self.fail(e.to_string()),
+            }
+        }
+        if self.sent == self.data.len()
+            && !self.shut
+            && ctx.endpoint.state(id).is_ok_and(|s| {
+                matches!(
+                    s,
+                    crate::tcp::State::Established | crate::tcp::State::CloseWait
+                )
+            })
+        {
+            self.shut = true;
+            let _ = ctx.endpoint.shutdown(id);
+        }
+        let mut buf = [0u8; CHUNK];
+        loop {
+            match ctx.endpoint.recv(id, &mut buf) {
+                Ok(0) => break,
+                Ok(n) => self.received.extend_from_slice(&buf[..n]),
+                Err(EndpointError::Conn(ConnError::Finished)) => {
+                    self.eof = true;
+                    break;
+                }
+                Err(EndpointError::StaleHandle) => break,
+                Err(e) => return self.fail(e.to_string()),
+            }
+        }
+    }
+
+    fn fail(&mut self, e: String) {
+        self.error.get_or_insert(e);
+        self.done = true;
+    }
+}
+
+impl App for EchoClient {
+    fn on_start(&mut self, ctx: &mut Ctx<'_>) {
+        match ctx.endpoint.connect(ctx.now, self.remote) {
+            Ok(id) => self.conn = Some(id),
+            Err(e) => self.fail(e.to_string()),
+        }
+    }
+
+    fn on_event(&mut self, ctx: &mut Ctx<'_>, event: EndpointEvent) {
+        match event {
+            EndpointEvent::Conn(_, Event::Closed) => {
+                self.pump(ctx);
+                self.done = true;
+            }
+            EndpointEvent::Conn(_, Event::Error(e)) => self.fail(e.to_string()),
+            EndpointEvent::Unreachable(_, ip) => self.fail(format!("no ARP reply from {ip}")),
+            EndpointEvent::Conn(..) => self.pump(ctx),
+            EndpointEvent::Acceptable(_) => {}
+        }
+    }
+
+    fn finished(&self) -> bool {
+        self.done
+    }
+}

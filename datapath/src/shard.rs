@@ -1,0 +1,352 @@
+//! One shard: the run-to-completion loop of one queue.
+//!
+//! Each turn: receive a batch of frames into the endpoint, fire due timers,
+//! hand endpoint events to the application's callbacks (on this thread, so the
+//! application reads received data in place), run commands submitted from
+//! other threads, then build a batch of frames and make them leave. A shard
+//! owns its packet I/O, its endpoint and its application: nothing is shared
+//! with other shards. Other threads reach it only through a [`ShardHandle`]
+//! (a bounded queue of commands) and read its counters (atomics it alone
+//! writes, once per turn).
+//!
+//! Busy polling is the default; after `idle_turns` turns without work the
+//! shard blocks in the I/O's wait (a `poll()` on the AF_XDP socket) for at
+//! most `max_block` or until its next timer, so an idle shard does not burn a
+//! core. Commands from handles are picked up within `max_block`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
+
+use crate::endpoint::{Endpoint, EndpointEvent};
+use crate::io::PacketIo;
+use crate::time::Instant;
+
+/// How a shard polls.
+#[derive(Debug, Clone)]
+pub struct ShardConfig {
+    pub rx_batch: u32,
+    pub tx_batch: u32,
+    /// Turns without work before blocking; 0 blocks at once (no busy poll).
+    pub idle_turns: u32,
+    /// Longest single block while idle.
+    pub max_block: std::time::Duration,
+    /// Commands queued from handles at most.
+    pub command_queue: usize,
+}
+
+impl Default for ShardConfig {
+    fn default() -> Self {
+        ShardConfig {
+            rx_batch: 64,
+            tx_batch: 64,
+            idle_turns: 2_000,
+            max_block: std::time::Duration::from_millis(2),
+            command_queue: 1024,
+        }
+    }
+}
+
+impl ShardConfig {
+    /// No busy polling: block whenever there is nothing to do (tests on two
+    /// cores, or when CPU matters more than latency).
+    pub fn blocking() -> Self {
+        ShardConfig {
+            idle_turns: 0,
+            ..ShardConfig::default()
+        }
+    }
+}
+
+/// What the application sees on its shard.
+#[derive(Debug)]
+pub struct Ctx<'a> {
+    pub now: Instant,
+    pub endpoint: &'a mut Endpoint,
+}
+
+/// The application's callbacks, run on the shard's thread.
+pub trait App: Send {
+    /// Once, before the first turn.
+    fn on_start(&mut self, _ctx: &mut Ctx<'_>) {}
+    /// An endpoint event: a connection became readable, writable, closed...
+    fn on_event(&mut self, ctx: &mut Ctx<'_>, event: EndpointEvent);
+    /// Every turn, after events: for applications with work of their own.
+    /// Returns whether it did any (busy polling continues while it does).
+    fn on_turn(&mut self, _ctx: &mut Ctx<'_>) -> bool {
+        false
+    }
+    /// The shard stops after the turn in which this becomes true.
+    fn finished(&self) -> bool {
+        false
+    }
+}
+
+type Command = Box<dyn FnOnce(&mut Ctx<'_>) + Send>;
+
+/// Counters of a shard, readable from any thread while it runs.
+#[derive(Debug, Default)]
+pub struct ShardCounters {
+    pub turns: AtomicU64,
+    pub rx_frames: AtomicU64,
+    pub tx_frames: AtomicU64,
+    pub blocks: AtomicU64,
+    pub commands: AtomicU64,
+    pub events: AtomicU64,
+}
+
+/// A snapshot of [`ShardCounters`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ShardStats {
+    pub turns: u64,
+    pub rx_frames: u64,
+    pub tx_frames: u64,
+    pub blocks: u64,
+    pub commands: u64,
+    pub events: u64,
+}
+
+impl ShardCounters {
+    pub fn snapshot(&self) -> ShardStats {
+        let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        ShardStats {
+            turns: l(&self.turns),
+            rx_frames: l(&self.rx_frames),
+            tx_frames: l(&self.tx_frames),
+            blocks: l(&self.blocks),
+            commands: l(&self.commands),
+            events: l(&self.events),
+        }
+    }
+}
+
+/// Why a handle could not reach its shard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum HandleError {
+    #[error("the shard's command queue is full")]
+    Full,
+    #[error("the shard has stopped")]
+    Stopped,
+}
+
+/// A thread-safe way into a shard: run a closure on it, stop it, read its
+/// counters.
+#[derive(Debug, Clone)]
+pub struct ShardHandle {
+    commands: Sender<Command>,
+    stop: Arc<AtomicBool>,
+    counters: Arc<ShardCounters>,
+}
+
+impl ShardHandle {
+    /// Queues `f` to run on the shard; does not wait.
+    pub fn submit(&self, f: impl FnOnce(&mut Ctx<'_>) + Send + 'static) -> Result<(), HandleError> {
+        self.commands.try_send(Box::new(f)).map_err(|e| match e {
+            TrySendError::Full(_) => HandleError::Full,
+            TrySendError::Disconnected(_) => HandleError::Stopped,
+        })
+    }
+
+    /// Runs `f` on the shard and waits for its result.
+    pub fn call<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Ctx<'_>) -> R + Send + 'static,
+    ) -> Result<R, HandleError> {
+        let (tx, rx) = bounded(1);
+        self.submit(move |ctx| {
+            let _ = tx.send(f(ctx));
+        })?;
+        rx.recv().map_err(|_| HandleError::Stopped)
+    }
+
+    /// Asks the shard to stop after its current turn.
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+
+    pub fn stats(&self) -> ShardStats {
+        self.counters.snapshot()
+    }
+}
+
+/// Maps the monotonic clock onto the datapath's [`Instant`].
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    base: std::time::Instant,
+}
+
+impl Clock {
+    pub fn new() -> Clock {
+        Clock {
+            base: std::time::Instant::now(),
+        }
+    }
+    pub fn now(&self) -> Instant {
+        // Starts at 1 ms so that no real time is ever Instant::ZERO.
+        Instant::from_nanos(self.base.elapsed().as_nanos() as u64 + 1_000_000)
+    }
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Clock::new()
+    }
+}
+
+/// A shard: packet I/O, an endpoint and an application, driven by [`Shard::run`].
+pub struct Shard<I: PacketIo, A: App> {
+    io: I,
+    endpoint: Endpoint,
+    app: A,
+    cfg: ShardConfig,
+    clock: Clock,
+    commands: Receiver<Command>,
+    stop: Arc<AtomicBool>,
+    counters: Arc<ShardCounters>,
+    local: ShardStats,
+}
+
+impl<I: PacketIo, A: App> std::fmt::Debug for Shard<I, A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shard")
+            .field("stats", &self.local)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<I: PacketIo, A: App> Shard<I, A> {
+    pub fn new(io: I, endpoint: Endpoint, app: A, cfg: ShardConfig) -> (Shard<I, A>, ShardHandle) {
+        let (tx, rx) = bounded(cfg.command_queue.max(1));
+        let stop = Arc::new(AtomicBool::new(false));
+        let counters = Arc::new(ShardCounters::default());
+        let handle = ShardHandle {
+            commands: tx,
+            stop: stop.clone(),
+            counters: counters.clone(),
+        };
+        let shard = Shard {
+            io,
+            endpoint,
+            app,
+            cfg,
+            clock: Clock::new(),
+            commands: rx,
+            stop,
+            counters,
+            local: ShardStats::default(),
+        };
+        (shard, handle)
+    }
+
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+    pub fn app(&self) -> &A {
+        &self.app
+    }
+    pub fn io(&self) -> &I {
+        &self.io
+    }
+
+    /// Runs turns until stopped (by a handle or by the application).
+    pub fn run(&mut self) {
+        let now = self.clock.now();
+        self.app.on_start(&mut Ctx {
+            now,
+            endpoint: &mut self.endpoint,
+        });
+        let mut idle = 0u32;
+        while !self.stop.load(Ordering::Relaxed) && !self.app.finished() {
+            if self.turn() {
+                idle = 0;
+            } else {
+                idle = idle.saturating_add(1);
+                if idle > self.cfg.idle_turns {
+                    self.block();
+                }
+            }
+        }
+        self.publish();
+    }
+
+    /// One turn; returns whether anything happened.
+    pub fn turn(&mut self) -> bool {
+        let now = self.clock.now();
+        let mut work = false;
+
+        let endpoint = &mut self.endpoint;
+        let rx = self
+            .io
+            .recv(self.cfg.rx_batch, |frame| endpoint.handle_frame(now, frame));
+        self.local.rx_frames += u64::from(rx);
+        work |= rx > 0;
+
+        if self.endpoint.poll_timeout().is_some_and(|t| t <= now) {
+            self.endpoint.handle_timeout(now);
+            work = true;
+        }
+
+        let mut ctx = Ctx {
+            now,
+            endpoint: &mut self.endpoint,
+        };
+        while let Some(ev) = ctx.endpoint.poll_event() {
+            self.local.events += 1;
+            self.app.on_event(&mut ctx, ev);
+            work = true;
+        }
+        while let Ok(cmd) = self.commands.try_recv() {
+            self.local.commands += 1;
+            cmd(&mut ctx);
+            work = true;
+        }
+        work |= self.app.on_turn(&mut ctx);
+
+        // Transmit until the endpoint has nothing more (or the ring is full).
+        loop {
+            let endpoint = &mut self.endpoint;
+            let n = self
+                .io
+                .transmit(self.cfg.tx_batch, |buf| endpoint.poll_frame(now, buf));
+            self.local.tx_frames += u64::from(n);
+            if n > 0 {
+                self.io.flush();
+                work = true;
+            }
+            if n < self.cfg.tx_batch {
+                break;
+            }
+        }
+        self.local.turns += 1;
+        if self.local.turns % 64 == 0 || !work {
+            self.publish();
+        }
+        work
+    }
+
+    /// Blocks until frames arrive, the next timer, or `max_block`.
+    fn block(&mut self) {
+        let now = self.clock.now();
+        let until_timer = self
+            .endpoint
+            .poll_timeout()
+            .map(|t| std::time::Duration::from(t.saturating_since(now)))
+            .unwrap_or(self.cfg.max_block);
+        let timeout = until_timer.min(self.cfg.max_block);
+        if !timeout.is_zero() {
+            self.local.blocks += 1;
+            self.io.wait(timeout);
+        }
+    }
+
+    fn publish(&self) {
+        let c = &self.counters;
+        c.turns.store(self.local.turns, Ordering::Relaxed);
+        c.rx_frames.store(self.local.rx_frames, Ordering::Relaxed);
+        c.tx_frames.store(self.local.tx_frames, Ordering::Relaxed);
+        c.blocks.store(self.local.blocks, Ordering::Relaxed);
+        c.commands.store(self.local.commands, Ordering::Relaxed);
+        c.events.store(self.local.events, Ordering::Relaxed);
+    }
+}
