@@ -319,7 +319,7 @@ impl<I: PacketIo, A: App> Shard<I, A> {
             }
         }
         self.local.turns += 1;
-        if self.local.turns % 64 == 0 || !work {
+        if self.local.turns.is_multiple_of(64) || !work {
             self.publish();
         }
         work
