@@ -130,7 +130,8 @@ static __always_inline void put_meta(struct xdp_md *ctx, __u32 meta_word)
 #define ARP_OP_REPLY 2
 
 /* An ARP packet for Ethernet and IPv4 (RFC 826), 28 bytes. The addresses are
- * byte arrays: the protocol addresses sit at odd 2-byte offsets. */
+ * byte arrays and tpa is copied out: behind a 14-byte Ethernet header it is
+ * only 2-byte aligned. */
 struct shunt_arp {
 	__be16 htype;
 	__be16 ptype;
