@@ -1,11 +1,12 @@
 //! Shunt's XDP steering program and its typed loader.
 //!
 //! The program (`src/bpf/steer.bpf.c`, header comment there) redirects IPv4/TCP
-//! frames for owned (address, port) pairs to the AF_XDP socket of the queue that
-//! received them and passes everything else to the kernel. This crate loads it,
-//! attaches it through a BPF link (so it leaves the interface when the process
-//! dies, even by SIGKILL), and gives typed access to its maps: owned ports, the
-//! XSK map, per-CPU counters and fault injection.
+//! frames for owned (address, port) pairs, and the ARP replies and requests for
+//! steered addresses, to the AF_XDP socket of the queue that received them and
+//! passes everything else to the kernel. This crate loads it, attaches it
+//! through a BPF link (so it leaves the interface when the process dies, even
+//! by SIGKILL), and gives typed access to its maps: owned ports, ARP steering,
+//! the XSK map, per-CPU counters and fault injection.
 //!
 //! It never changes an interface beyond attaching the program, and the program
 //! is detached when [`Steering`] is dropped.
@@ -29,6 +30,12 @@ const PROGRAM_NAME: &str = "shunt_steer";
 pub const MAX_OWNED: usize = 4096;
 /// Slots in the XSK map: queues 0..MAX_QUEUES can be bound.
 pub const MAX_QUEUES: u32 = 256;
+/// Entries in the ARP steering map: addresses [`Steering::steer_arp`] can hold.
+pub const MAX_ARP_ADDRS: usize = 256;
+/// ARP steering flag: redirect replies (operation 2) for the address.
+pub const ARP_REPLIES: u32 = 0x1;
+/// ARP steering flag: redirect requests (operation 1) for the address.
+pub const ARP_REQUESTS: u32 = 0x2;
 /// One million: fault rates are in parts per million.
 pub const PPM_ONE: u32 = 1_000_000;
 /// High half of the metadata word in front of each redirected frame.
@@ -38,7 +45,7 @@ pub const META_MAGIC_MASK: u32 = 0xffff_0000;
 /// Metadata flag: fault injection asks for this frame to be delivered twice.
 pub const META_DUPLICATE: u32 = 0x1;
 
-const CNT_MAX: u32 = 8;
+const CNT_MAX: u32 = 9;
 
 /// Errors of loading, attaching and configuring the program.
 #[derive(Debug, thiserror::Error)]
@@ -122,7 +129,7 @@ impl fmt::Display for AttachedMode {
 pub struct Counters {
     /// Every frame the program ran on.
     pub seen: u64,
-    /// Frames redirected to an AF_XDP socket.
+    /// TCP frames redirected to an AF_XDP socket.
     pub redirected: u64,
     /// Frames passed to the kernel (malformed ones included).
     pub passed: u64,
@@ -136,6 +143,10 @@ pub struct Counters {
     pub fault_corrupted: u64,
     /// Owned frames marked for duplication by fault injection.
     pub fault_duplicated: u64,
+    /// ARP packets redirected to an AF_XDP socket (see
+    /// [`Steering::steer_arp`]). Steered ARP with no socket bound on its queue
+    /// is passed to the kernel and counted in `passed` instead.
+    pub arp_redirected: u64,
 }
 
 impl Counters {
@@ -150,6 +161,7 @@ impl Counters {
             fault_dropped: self.fault_dropped.wrapping_sub(earlier.fault_dropped),
             fault_corrupted: self.fault_corrupted.wrapping_sub(earlier.fault_corrupted),
             fault_duplicated: self.fault_duplicated.wrapping_sub(earlier.fault_duplicated),
+            arp_redirected: self.arp_redirected.wrapping_sub(earlier.arp_redirected),
         }
     }
 
@@ -162,7 +174,8 @@ impl Counters {
             4 => &mut self.redirect_failed,
             5 => &mut self.fault_dropped,
             6 => &mut self.fault_corrupted,
-            _ => &mut self.fault_duplicated,
+            7 => &mut self.fault_duplicated,
+            _ => &mut self.arp_redirected,
         }
     }
 }
@@ -171,9 +184,10 @@ impl fmt::Display for Counters {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "seen {} redirected {} passed {} (malformed {}) redirect_failed {} faults: dropped {} corrupted {} duplicated {}",
+            "seen {} redirected {} arp_redirected {} passed {} (malformed {}) redirect_failed {} faults: dropped {} corrupted {} duplicated {}",
             self.seen,
             self.redirected,
+            self.arp_redirected,
             self.passed,
             self.malformed,
             self.redirect_failed,
@@ -269,6 +283,7 @@ pub struct Steering {
     obj: Object,
     prog: ProgramHandle,
     owned: MapHandle,
+    arp_addrs: MapHandle,
     xsks: MapHandle,
     counters: MapHandle,
     faults: MapHandle,
@@ -312,6 +327,7 @@ impl Steering {
             .ok_or(Error::Missing("shunt_steer program"))?;
         let prog = ProgramHandle::try_from(&prog).map_err(Error::Load)?;
         let owned = map_handle(&obj, "owned")?;
+        let arp_addrs = map_handle(&obj, "arp_addrs")?;
         let xsks = map_handle(&obj, "xsks")?;
         let counters = map_handle(&obj, "counters")?;
         let faults = map_handle(&obj, "faults")?;
@@ -319,6 +335,7 @@ impl Steering {
             obj,
             prog,
             owned,
+            arp_addrs,
             xsks,
             counters,
             faults,
@@ -430,6 +447,64 @@ impl Steering {
             .map(|v| v.is_some())
             .map_err(|source| Error::Map {
                 map: "owned",
+                source,
+            })
+    }
+
+    /// Steers ARP for `addr` to Shunt: with `replies`, the ARP replies whose
+    /// target protocol address is `addr` (the answers to requests Shunt sent);
+    /// with `requests`, the ARP requests asking for `addr`. Both false removes
+    /// the entry (not having one is not an error), and ARP for `addr` goes to
+    /// the kernel again.
+    ///
+    /// Which to use:
+    /// - **Shared address** (`addr` is also configured in the kernel): replies
+    ///   only. The kernel keeps answering requests for `addr`, so peers (ping,
+    ///   kernel TCP) still reach it, and Shunt learns its peers' MACs from the
+    ///   replies to its own requests. Caveat: the program cannot tell Shunt's
+    ///   replies from the kernel's, so while this is on the kernel's own ARP
+    ///   replies for `addr` go to Shunt too; the kernel then learns peers only
+    ///   from their requests (and from packets they send), and its own
+    ///   resolution of a silent peer can fail.
+    /// - **Dedicated address** (`addr` belongs to Shunt alone, not configured
+    ///   in the kernel): replies and requests. The kernel would ignore
+    ///   requests for an address it does not have, so Shunt must answer them.
+    ///
+    /// Redirected ARP goes to the socket of the receiving queue, like owned
+    /// TCP, with the same metadata word and never subject to fault injection.
+    /// With no socket bound on that queue it is passed to the kernel, never
+    /// dropped. At most [`MAX_ARP_ADDRS`] addresses can be steered (more is a
+    /// map error).
+    pub fn steer_arp(&self, addr: Ipv4Addr, replies: bool, requests: bool) -> Result<(), Error> {
+        let flags = if replies { ARP_REPLIES } else { 0 } | if requests { ARP_REQUESTS } else { 0 };
+        let key = addr.octets();
+        let res = if flags == 0 {
+            match self.arp_addrs.delete(&key) {
+                Err(e) if e.kind() == libbpf_rs::ErrorKind::NotFound => Ok(()),
+                other => other,
+            }
+        } else {
+            self.arp_addrs
+                .update(&key, &flags.to_ne_bytes(), MapFlags::ANY)
+        };
+        res.map_err(|source| Error::Map {
+            map: "arp_addrs",
+            source,
+        })
+    }
+
+    /// The ARP steering flags of `addr` ([`ARP_REPLIES`] | [`ARP_REQUESTS`]),
+    /// 0 if it is not steered.
+    pub fn arp_steering(&self, addr: Ipv4Addr) -> Result<u32, Error> {
+        self.arp_addrs
+            .lookup(&addr.octets(), MapFlags::ANY)
+            .map(|v| {
+                v.and_then(|b| b.get(..4).and_then(|b| b.try_into().ok()))
+                    .map(u32::from_ne_bytes)
+                    .unwrap_or(0)
+            })
+            .map_err(|source| Error::Map {
+                map: "arp_addrs",
                 source,
             })
     }

@@ -12,7 +12,7 @@ use common::*;
 use datapath::io::xdp::{BindMode, BoundMode, Xsk, XskConfig};
 use socket2::{Domain, Protocol, Socket, Type};
 use testhosts::{Config, Host, TestHosts};
-use xdp_prog::{AttachMode, AttachedMode, Steering};
+use xdp_prog::{AttachMode, AttachedMode, Faults, META_MAGIC, Steering, XdpAction};
 
 const OWNED: u16 = 7000;
 const ETH_P_ALL: u16 = 0x0003;
@@ -446,6 +446,119 @@ fn rebinding_a_queue_right_after_close_succeeds() {
                     Xsk::bind(a.ifindex(), 0, &XskConfig::default()).expect("bind (EBUSY retried)");
                 drop(x);
             }
+        })
+        .unwrap();
+}
+
+/// Shunt on A's shared address, steering ARP replies only: its request for B
+/// goes out through the TX ring, B's kernel answers, and the answer arrives in
+/// A's RX ring. Meanwhile A's kernel still answers B's own requests (B's
+/// neighbour cache is flushed first, so its ping has to ask), and ping works.
+#[test]
+fn arp_reply_to_a_request_sent_through_the_tx_ring_arrives_in_the_rx_ring() {
+    let hosts = hosts(1);
+    let (a, b) = (hosts.a().clone(), hosts.b().clone());
+    let request = arp_request_frame(a.mac(), a.addr(), b.addr());
+    let (reply, c, ping) = hosts
+        .a()
+        .run_in(|| {
+            let steer = Steering::attach(a.ifindex(), AttachMode::Auto).expect("attach");
+            let mut xsk = Xsk::bind(a.ifindex(), 0, &XskConfig::default()).expect("bind xsk");
+            steer.bind_queue(0, xsk.fd()).unwrap();
+            steer.steer_arp(a.addr(), true, false).unwrap();
+            // A lost request (or reply) is ARP's normal life: ask up to 3 times.
+            let mut reply = None;
+            for _ in 0..3 {
+                assert!(xsk.send_copy(&request));
+                assert_eq!(xsk.flush(100), 0, "kernel took the descriptor");
+                reply = recv_until(&mut xsk, Duration::from_secs(1), |f| {
+                    arp_fields(f).is_some_and(|(op, _, spa, tpa)| {
+                        op == ARP_REPLY && spa == b.addr() && tpa == a.addr()
+                    })
+                });
+                if reply.is_some() {
+                    break;
+                }
+            }
+            b.run("ip", &["neigh", "flush", "dev", b.ifname()]).unwrap();
+            let ping = b.run(
+                "ping",
+                &["-c", "2", "-i", "0.2", "-W", "2", &a.addr().to_string()],
+            );
+            (reply, steer.counters().unwrap(), ping)
+        })
+        .unwrap();
+    let reply = reply.unwrap_or_else(|| panic!("no ARP reply in the RX ring: {c}"));
+    let (op, sha, spa, tpa) = arp_fields(&reply).unwrap();
+    assert_eq!(
+        (op, sha, spa, tpa),
+        (ARP_REPLY, b.mac(), b.addr(), a.addr())
+    );
+    assert_eq!(&reply[0..6], &a.mac(), "unicast to A");
+    assert!(c.arp_redirected >= 1, "{c}");
+    assert_eq!(c.redirected, 0, "no TCP steered: {c}");
+    assert!(
+        ping.is_ok(),
+        "A's kernel stopped answering B's ARP requests or pings: {ping:?} {c}"
+    );
+    assert!(
+        c.passed >= 2,
+        "B's request and pings went to A's kernel: {c}"
+    );
+}
+
+/// BPF_PROG_TEST_RUN with a socket bound in the XSK map: steered ARP is
+/// redirected (the positive case the no-socket tests in test_run.rs cannot
+/// show), with the plain metadata word even when fault injection would mark,
+/// drop or corrupt every TCP frame; ARP the map does not ask for is passed.
+#[test]
+fn steered_arp_with_a_bound_socket_is_redirected_with_plain_metadata() {
+    let hosts = hosts(1);
+    let a = hosts.a().clone();
+    let peer = hosts.b().addr();
+    hosts
+        .a()
+        .run_in(|| {
+            let steer = Steering::load().unwrap();
+            let xsk = Xsk::bind(a.ifindex(), 0, &XskConfig::default()).expect("bind xsk");
+            steer.bind_queue(0, xsk.fd()).unwrap();
+            steer
+                .set_faults(Faults {
+                    drop_ppm: 1_000_000,
+                    corrupt_ppm: 1_000_000,
+                    duplicate_ppm: 1_000_000,
+                })
+                .unwrap();
+            let reply = arp_reply_frame(MAC_B, peer, a.mac(), a.addr());
+            let request = arp_request_frame(MAC_B, peer, a.addr());
+
+            steer.steer_arp(a.addr(), true, false).unwrap();
+            let r = steer.test_run(&reply).unwrap();
+            assert_eq!(r.action, XdpAction::Redirect);
+            assert_eq!(r.meta, Some(META_MAGIC), "no duplicate flag on ARP");
+            assert_eq!(r.frame, reply, "never corrupted");
+            assert_eq!(steer.test_run(&request).unwrap().action, XdpAction::Pass);
+
+            steer.steer_arp(a.addr(), true, true).unwrap();
+            assert_eq!(
+                steer.test_run(&request).unwrap().action,
+                XdpAction::Redirect
+            );
+            let c = steer.counters().unwrap();
+            assert_eq!((c.seen, c.arp_redirected, c.passed), (3, 2, 1), "{c}");
+            assert_eq!(
+                (
+                    c.redirected,
+                    c.fault_dropped,
+                    c.fault_corrupted,
+                    c.fault_duplicated
+                ),
+                (0, 0, 0, 0),
+                "{c}"
+            );
+
+            steer.steer_arp(a.addr(), false, false).unwrap();
+            assert_eq!(steer.test_run(&reply).unwrap().action, XdpAction::Pass);
         })
         .unwrap();
 }

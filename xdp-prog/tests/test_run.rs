@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use std::net::Ipv4Addr;
-use xdp_prog::{Counters, Faults, Steering, XdpAction};
+use xdp_prog::{ARP_REPLIES, ARP_REQUESTS, Counters, Faults, Steering, XdpAction};
 
 const LOCAL: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
 const PEER: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
@@ -291,4 +291,162 @@ fn counters_add_up_over_a_mix_of_frames() {
         c.redirected + c.passed + c.redirect_failed + c.fault_dropped
     );
     assert_eq!((c.passed, c.malformed, c.redirect_failed), (2, 1, 1));
+}
+
+/// A reply from PEER to LOCAL, the answer to a request Shunt sent.
+fn reply_to_local() -> Vec<u8> {
+    arp_reply_frame(MAC_B, PEER, MAC_A, LOCAL)
+}
+
+/// A request from PEER asking for LOCAL.
+fn request_for_local() -> Vec<u8> {
+    arp_request_frame(MAC_B, PEER, LOCAL)
+}
+
+#[test]
+fn steered_arp_reply_without_a_bound_socket_is_passed_never_dropped() {
+    let s = loaded();
+    s.steer_arp(LOCAL, true, false).unwrap();
+    assert_eq!(s.arp_steering(LOCAL).unwrap(), ARP_REPLIES);
+    // Counted as passed only: not malformed, not redirect_failed.
+    assert_passed(&s, &reply_to_local(), false);
+    // Ethernet padding to the 60-byte minimum changes nothing.
+    let mut padded = reply_to_local();
+    padded.resize(60, 0);
+    assert_passed(&s, &padded, false);
+    let c = s.counters().unwrap();
+    assert_eq!((c.arp_redirected, c.redirect_failed), (0, 0), "{c}");
+}
+
+#[test]
+fn arp_request_for_an_address_steered_for_replies_only_is_passed() {
+    let s = loaded();
+    s.steer_arp(LOCAL, true, false).unwrap();
+    assert_passed(&s, &request_for_local(), false);
+}
+
+#[test]
+fn arp_request_steered_without_a_bound_socket_is_passed() {
+    let s = loaded();
+    s.steer_arp(LOCAL, false, true).unwrap();
+    assert_eq!(s.arp_steering(LOCAL).unwrap(), ARP_REQUESTS);
+    assert_passed(&s, &request_for_local(), false);
+    s.steer_arp(LOCAL, true, true).unwrap();
+    assert_eq!(s.arp_steering(LOCAL).unwrap(), ARP_REPLIES | ARP_REQUESTS);
+    assert_passed(&s, &request_for_local(), false);
+    assert_passed(&s, &reply_to_local(), false);
+}
+
+#[test]
+fn arp_for_another_address_is_passed() {
+    let s = loaded();
+    s.steer_arp(LOCAL, true, true).unwrap();
+    let other = Ipv4Addr::new(198, 18, 0, 9);
+    assert_passed(&s, &arp_reply_frame(MAC_B, PEER, MAC_A, other), false);
+    assert_passed(&s, &arp_request_frame(MAC_B, PEER, other), false);
+    // Our address as the *sender* (someone announcing or answering for it) is
+    // not steered: only the target protocol address counts.
+    assert_passed(&s, &arp_reply_frame(MAC_B, LOCAL, MAC_A, PEER), false);
+}
+
+#[test]
+fn arp_steering_removed_with_both_flags_false() {
+    let s = loaded();
+    s.steer_arp(LOCAL, true, true).unwrap();
+    s.steer_arp(LOCAL, false, false).unwrap();
+    assert_eq!(s.arp_steering(LOCAL).unwrap(), 0);
+    s.steer_arp(LOCAL, false, false)
+        .expect("removing twice is fine");
+    assert_passed(&s, &reply_to_local(), false);
+}
+
+#[test]
+fn arp_operations_other_than_request_and_reply_are_passed() {
+    let s = loaded();
+    s.steer_arp(LOCAL, true, true).unwrap();
+    for op in [0u16, 3, 4, 8, 9] {
+        let f = ethernet(MAC_A, MAC_B, ETH_ARP, &arp(op, MAC_B, PEER, MAC_A, LOCAL));
+        assert_passed(&s, &f, false);
+    }
+}
+
+#[test]
+fn truncated_arp_is_passed_and_counted_malformed() {
+    let s = loaded();
+    s.steer_arp(LOCAL, true, true).unwrap();
+    let full = reply_to_local();
+    // Inside the fixed part (htype..op), and inside the addresses: the last
+    // byte of the target protocol address missing.
+    for cut in [14, 14 + 3, 14 + 7, 14 + 8, 14 + 20, full.len() - 1] {
+        assert_passed(&s, &full[..cut], true);
+    }
+}
+
+#[test]
+fn arp_for_other_hardware_or_protocols_is_passed() {
+    let s = loaded();
+    s.steer_arp(LOCAL, true, true).unwrap();
+    let good = reply_to_local();
+    // htype 6 (IEEE 802), ptype IPv6, hlen 8, plen 16: each alone.
+    for (at, bytes) in [
+        (14, &[0u8, 6][..]),
+        (16, &[0x86, 0xdd][..]),
+        (18, &[8][..]),
+        (19, &[16][..]),
+    ] {
+        let mut f = good.clone();
+        f[at..at + bytes.len()].copy_from_slice(bytes);
+        assert_passed(&s, &f, false);
+    }
+    // A short packet of another hardware type is not "truncated Ethernet
+    // ARP": its fixed part says it is something else.
+    let mut short = good[..14 + 8].to_vec();
+    short[15] = 6;
+    assert_passed(&s, &short, false);
+}
+
+#[test]
+fn fault_injection_at_hundred_percent_never_touches_arp() {
+    let s = loaded();
+    s.steer_arp(LOCAL, true, true).unwrap();
+    s.set_faults(Faults {
+        drop_ppm: 1_000_000,
+        corrupt_ppm: 1_000_000,
+        duplicate_ppm: 1_000_000,
+    })
+    .unwrap();
+    for f in [reply_to_local(), request_for_local()] {
+        for _ in 0..10 {
+            let r = s.test_run(&f).unwrap();
+            assert_eq!(r.action, XdpAction::Pass);
+            assert_eq!(r.frame, f, "not corrupted");
+            assert_eq!(r.meta, None);
+        }
+    }
+    let c = s.counters().unwrap();
+    assert_eq!(
+        (c.fault_dropped, c.fault_corrupted, c.fault_duplicated),
+        (0, 0, 0),
+        "{c}"
+    );
+    assert_eq!(c.passed, 20, "{c}");
+    // TCP to the owned port is still dropped by the same settings.
+    let tcp = tcp_frame(PEER, LOCAL, 40000, OWNED, ACK, b"x");
+    assert_eq!(s.test_run(&tcp).unwrap().action, XdpAction::Drop);
+}
+
+#[test]
+fn counters_display_and_since_include_arp_redirected() {
+    let later = Counters {
+        seen: 5,
+        arp_redirected: 3,
+        ..Counters::default()
+    };
+    let earlier = Counters {
+        seen: 1,
+        arp_redirected: 1,
+        ..Counters::default()
+    };
+    assert_eq!(later.since(&earlier).arp_redirected, 2);
+    assert!(later.to_string().contains("arp_redirected 3"), "{later}");
 }

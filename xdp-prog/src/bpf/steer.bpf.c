@@ -3,16 +3,30 @@
  * Shunt's steering program.
  *
  * Runs on every frame the NIC (or veth) receives. It redirects to the AF_XDP
- * socket of the receiving queue only the IPv4/TCP frames whose (destination
- * address, destination port) Shunt owns; every other frame goes on to the
- * kernel untouched (XDP_PASS): ARP, ICMP, IPv6, other ports, IPv4 with
- * options, fragments, and malformed frames, which the kernel then judges and
- * drops by its own rules. Shunt must never take a machine's network away, so
- * the default for anything unexpected is PASS.
+ * socket of the receiving queue only
+ *   - the IPv4/TCP frames whose (destination address, destination port)
+ *     Shunt owns (map `owned`), and
+ *   - the Ethernet/IPv4 ARP packets whose target protocol address is in map
+ *     `arp_addrs` with the flag for their operation: SHUNT_ARP_REPLIES for
+ *     replies (op 2), SHUNT_ARP_REQUESTS for requests (op 1).
+ * Every other frame goes on to the kernel untouched (XDP_PASS): other ARP,
+ * ICMP, IPv6, other ports, IPv4 with options, fragments, and malformed frames,
+ * which the kernel then judges and drops by its own rules. Shunt must never
+ * take a machine's network away, so the default for anything unexpected is
+ * PASS.
  *
- * An owned frame whose queue has no socket bound is dropped and counted
+ * Why ARP: Shunt's endpoint resolves its peers itself. On an address it shares
+ * with the kernel, the kernel keeps answering requests for it, but the replies
+ * to Shunt's own requests must reach Shunt (replies only). On an address of
+ * its own, unknown to the kernel, Shunt must also see and answer the requests
+ * (replies and requests). ARP is parsed only for htype 1 (Ethernet), ptype
+ * 0x0800, hlen 6, plen 4; anything else passes.
+ *
+ * An owned TCP frame whose queue has no socket bound is dropped and counted
  * (redirect_failed): passing it would let the kernel answer with a RST for a
- * port it does not serve, which is worse than silence.
+ * port it does not serve, which is worse than silence. A steered ARP packet
+ * whose queue has no socket bound is passed instead (counted in passed): the
+ * kernel must never lose ARP because Shunt is not listening.
  *
  * Every redirected frame carries a 4-byte metadata word in front of its data
  * (bpf_xdp_adjust_meta): SHUNT_META_MAGIC | flags. The only flag today is
@@ -21,13 +35,15 @@
  *
  * Fault injection (off by default) drops, corrupts (one random bit flipped
  * inside the TCP segment, so only the TCP checksum can catch it) or marks for
- * duplication a configurable fraction, in parts per million, of the frames it
- * is about to redirect. The kernel here has no netem; tests and the bench use
- * this to make a hostile link.
+ * duplication a configurable fraction, in parts per million, of the TCP frames
+ * it is about to redirect; never ARP, whose loss would only stall neighbour
+ * resolution, not test TCP. The kernel here has no netem; tests and the bench
+ * use this to make a hostile link.
  *
- * Counters are per-CPU. seen = redirected + passed + redirect_failed +
- * fault_dropped; malformed counts the subset of passed that failed a bounds or
- * sanity check.
+ * Counters are per-CPU. seen = redirected + arp_redirected + passed +
+ * redirect_failed + fault_dropped; malformed counts the subset of passed that
+ * failed a bounds or sanity check (a truncated ARP packet included). An ARP
+ * packet passed because no socket is bound counts only in passed.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -45,6 +61,13 @@ struct {
 	__type(key, struct shunt_owned_key);
 	__type(value, __u32);
 } owned SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SHUNT_MAX_ARP_ADDRS);
+	__type(key, __u32);   /* IPv4 address, network byte order */
+	__type(value, __u32); /* SHUNT_ARP_REPLIES | SHUNT_ARP_REQUESTS */
+} arp_addrs SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_XSKMAP);
@@ -87,6 +110,77 @@ static __always_inline int pass_malformed(void)
 	return pass();
 }
 
+/* Writes the metadata word in front of a frame already given to
+ * bpf_redirect_map. After the redirect decision: adjust_meta moves no packet
+ * bytes, and a driver without metadata support just gets none. */
+static __always_inline void put_meta(struct xdp_md *ctx, __u32 meta_word)
+{
+	__u32 *meta;
+
+	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(__u32)) == 0) {
+		meta = (void *)(long)ctx->data_meta;
+		if ((void *)(meta + 1) <= (void *)(long)ctx->data)
+			*meta = meta_word;
+	}
+}
+
+/* From linux/if_arp.h, which pulls in libc headers the BPF target lacks. */
+#define ARP_HTYPE_ETHER 1
+#define ARP_OP_REQUEST 1
+#define ARP_OP_REPLY 2
+
+/* An ARP packet for Ethernet and IPv4 (RFC 826), 28 bytes. The addresses are
+ * byte arrays and tpa is copied out: behind a 14-byte Ethernet header it is
+ * only 2-byte aligned. */
+struct shunt_arp {
+	__be16 htype;
+	__be16 ptype;
+	__u8 hlen;
+	__u8 plen;
+	__be16 op;
+	__u8 sha[ETH_ALEN];
+	__u8 spa[4];
+	__u8 tha[ETH_ALEN];
+	__u8 tpa[4];
+};
+
+static __always_inline int steer_arp(struct xdp_md *ctx, void *l3, void *data_end)
+{
+	struct shunt_arp *arp = l3;
+	__u32 addr, want, *flags;
+	long ret;
+
+	/* The fixed part (up to op) tells whether the rest is Ethernet/IPv4. */
+	if ((void *)arp->sha > data_end)
+		return pass_malformed();
+	if (arp->htype != bpf_htons(ARP_HTYPE_ETHER) ||
+	    arp->ptype != bpf_htons(ETH_P_IP) || arp->hlen != ETH_ALEN ||
+	    arp->plen != 4)
+		return pass();
+	if ((void *)(arp + 1) > data_end)
+		return pass_malformed();
+
+	if (arp->op == bpf_htons(ARP_OP_REPLY))
+		want = SHUNT_ARP_REPLIES;
+	else if (arp->op == bpf_htons(ARP_OP_REQUEST))
+		want = SHUNT_ARP_REQUESTS;
+	else
+		return pass();
+
+	__builtin_memcpy(&addr, arp->tpa, sizeof(addr));
+	flags = bpf_map_lookup_elem(&arp_addrs, &addr);
+	if (!flags || !(*flags & want))
+		return pass();
+
+	ret = bpf_redirect_map(&xsks, ctx->rx_queue_index, 0);
+	if (ret != XDP_REDIRECT)
+		return pass(); /* nobody listening: the kernel keeps its ARP */
+
+	put_meta(ctx, SHUNT_META_MAGIC);
+	count(SHUNT_CNT_ARP_REDIRECTED);
+	return XDP_REDIRECT;
+}
+
 /* True with probability ppm / 1e6; 0 never, >= 1e6 always. */
 static __always_inline int roll(__u32 ppm)
 {
@@ -108,13 +202,14 @@ int shunt_steer(struct xdp_md *ctx)
 	struct tcphdr *tcp;
 	__u32 tot_len, tcp_len, meta_word = SHUNT_META_MAGIC, zero = 0;
 	struct shunt_faults *f;
-	__u32 *meta;
 	long ret;
 
 	count(SHUNT_CNT_SEEN);
 
 	if ((void *)(eth + 1) > data_end)
 		return pass_malformed();
+	if (eth->h_proto == bpf_htons(ETH_P_ARP))
+		return steer_arp(ctx, eth + 1, data_end);
 	if (eth->h_proto != bpf_htons(ETH_P_IP))
 		return pass();
 
@@ -183,13 +278,7 @@ int shunt_steer(struct xdp_md *ctx)
 		return XDP_DROP;
 	}
 
-	/* Metadata after the redirect decision: adjust_meta moves no packet
-	 * bytes, and a driver without metadata support just gets none. */
-	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(__u32)) == 0) {
-		meta = (void *)(long)ctx->data_meta;
-		if ((void *)(meta + 1) <= (void *)(long)ctx->data)
-			*meta = meta_word;
-	}
+	put_meta(ctx, meta_word);
 	count(SHUNT_CNT_REDIRECTED);
 	return XDP_REDIRECT;
 }

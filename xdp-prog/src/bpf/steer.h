@@ -9,6 +9,7 @@
 
 #define SHUNT_MAX_OWNED 4096
 #define SHUNT_MAX_QUEUES 256
+#define SHUNT_MAX_ARP_ADDRS 256
 
 /* Counter slots in the per-CPU `counters` array. */
 #define SHUNT_CNT_SEEN 0
@@ -19,7 +20,8 @@
 #define SHUNT_CNT_FAULT_DROPPED 5
 #define SHUNT_CNT_FAULT_CORRUPTED 6
 #define SHUNT_CNT_FAULT_DUPLICATED 7
-#define SHUNT_CNT_MAX 8
+#define SHUNT_CNT_ARP_REDIRECTED 8
+#define SHUNT_CNT_MAX 9
 
 #define SHUNT_PPM_ONE 1000000
 
@@ -27,6 +29,12 @@
 #define SHUNT_META_MAGIC 0x53480000u /* "SH" in the high half */
 #define SHUNT_META_MAGIC_MASK 0xffff0000u
 #define SHUNT_META_DUPLICATE 0x1u
+
+/* Flags, the value of the `arp_addrs` map (key: an IPv4 address, network
+ * byte order): which ARP packets whose target protocol address is that
+ * address go to Shunt instead of the kernel. */
+#define SHUNT_ARP_REPLIES 0x1u /* operation 2, answers to Shunt's requests */
+#define SHUNT_ARP_REQUESTS 0x2u /* operation 1, questions Shunt must answer */
 
 /* Key of the `owned` map: both fields in network byte order; addr 0 is the
  * wildcard (the port on every local address). */

@@ -151,3 +151,52 @@ pub fn tcp_src_port(frame: &[u8]) -> Option<u16> {
     let t = frame.get(14 + ihl..14 + ihl + 2)?;
     Some(u16::from_be_bytes([t[0], t[1]]))
 }
+
+pub const ETH_ARP: u16 = 0x0806;
+pub const ARP_REQUEST: u16 = 1;
+pub const ARP_REPLY: u16 = 2;
+
+/// An Ethernet/IPv4 ARP packet (28 bytes, RFC 826).
+pub fn arp(op: u16, sha: [u8; 6], spa: Ipv4Addr, tha: [u8; 6], tpa: Ipv4Addr) -> Vec<u8> {
+    let mut a = Vec::with_capacity(28);
+    a.extend_from_slice(&1u16.to_be_bytes()); // htype: Ethernet
+    a.extend_from_slice(&ETH_IPV4.to_be_bytes()); // ptype: IPv4
+    a.extend_from_slice(&[6, 4]);
+    a.extend_from_slice(&op.to_be_bytes());
+    a.extend_from_slice(&sha);
+    a.extend_from_slice(&spa.octets());
+    a.extend_from_slice(&tha);
+    a.extend_from_slice(&tpa.octets());
+    a
+}
+
+/// A broadcast ARP request from (`sha`, `spa`) asking for `tpa`.
+pub fn arp_request_frame(sha: [u8; 6], spa: Ipv4Addr, tpa: Ipv4Addr) -> Vec<u8> {
+    ethernet(
+        [0xff; 6],
+        sha,
+        ETH_ARP,
+        &arp(ARP_REQUEST, sha, spa, [0; 6], tpa),
+    )
+}
+
+/// A unicast ARP reply from (`sha`, `spa`) to (`tha`, `tpa`).
+pub fn arp_reply_frame(sha: [u8; 6], spa: Ipv4Addr, tha: [u8; 6], tpa: Ipv4Addr) -> Vec<u8> {
+    ethernet(tha, sha, ETH_ARP, &arp(ARP_REPLY, sha, spa, tha, tpa))
+}
+
+/// (operation, sender MAC, sender IP, target IP) of an Ethernet/IPv4 ARP frame.
+pub fn arp_fields(frame: &[u8]) -> Option<(u16, [u8; 6], Ipv4Addr, Ipv4Addr)> {
+    if frame.len() < 14 + 28 || frame[12..14] != ETH_ARP.to_be_bytes() {
+        return None;
+    }
+    let a = &frame[14..42];
+    if a[0..6] != [0, 1, 8, 0, 6, 4] {
+        return None;
+    }
+    let op = u16::from_be_bytes([a[6], a[7]]);
+    let sha = a[8..14].try_into().ok()?;
+    let spa = Ipv4Addr::new(a[14], a[15], a[16], a[17]);
+    let tpa = Ipv4Addr::new(a[24], a[25], a[26], a[27]);
+    Some((op, sha, spa, tpa))
+}
