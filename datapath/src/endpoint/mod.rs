@@ -666,6 +666,21 @@ impl Endpoint {
         self.after_input(index);
     }
 
+    /// Learns a neighbour's MAC from outside ARP: the control plane seeds
+    /// it from the kernel's table when Shunt shares the kernel's address (the
+    /// kernel then receives the ARP replies). Only on-link addresses.
+    pub fn add_neighbor(&mut self, now: Instant, ip: Ipv4Addr, mac: EthernetAddress) -> bool {
+        self.next_hop(ip) == Some(ip) && self.neighbors.learn(now, ip, mac)
+    }
+
+    /// Learns the MAC of an on-link sender from a valid IPv4 frame addressed
+    /// to us, so a passive open needs no ARP exchange of its own.
+    pub(crate) fn glean(&mut self, now: Instant, src: Ipv4Addr, mac: EthernetAddress) {
+        if self.next_hop(src) == Some(src) {
+            self.neighbors.learn(now, src, mac);
+        }
+    }
+
     fn next_hop(&self, dst: Ipv4Addr) -> Option<Ipv4Addr> {
         neighbor::next_hop(dst, self.cfg.addr, self.cfg.prefix_len, self.cfg.gateway)
     }

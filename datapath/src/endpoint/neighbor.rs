@@ -193,6 +193,36 @@ impl NeighborCache {
         }
     }
 
+    /// Learns (or refreshes) `ip` at `mac` from outside ARP: from the source
+    /// of a valid IPv4 frame addressed to us by an on-link peer ("gleaning",
+    /// as smoltcp does), or from the kernel's neighbour table when Shunt shares
+    /// the kernel's address and the kernel answers ARP. Broadcast, multicast
+    /// and our own MAC are refused. Returns whether the entry is usable now.
+    pub fn learn(&mut self, now: Instant, ip: Ipv4Addr, mac: EthernetAddress) -> bool {
+        if !mac.is_unicast() || mac == self.my_mac || ip.is_unspecified() || ip == self.my_ip {
+            return false;
+        }
+        if let Some(i) = self.find(ip) {
+            let e = &mut self.entries[i];
+            if !matches!(e.state, State::Reachable { .. }) {
+                self.stats.learned += 1;
+            }
+            e.mac = mac;
+            e.state = State::Reachable { confirmed: now };
+            return true;
+        }
+        let added = self.insert(Entry {
+            ip,
+            mac,
+            state: State::Reachable { confirmed: now },
+            last_used: now,
+        });
+        if added {
+            self.stats.learned += 1;
+        }
+        added
+    }
+
     /// Handles a received ARP packet; returns the reply to send, if any.
     // RFC 826, "Packet Reception".
     pub fn on_arp(&mut self, now: Instant, arp: &ArpRepr) -> Option<ArpRepr> {
@@ -470,6 +500,25 @@ mod tests {
         assert!(!c.is_stale(at(1_000), PEER));
         assert!(c.is_stale(at(31_000), PEER));
         assert_eq!(c.lookup(at(31_000), PEER), Lookup::Found(PEER_MAC));
+    }
+
+    #[test]
+    fn learned_entries_resolve_and_bad_macs_are_refused() {
+        let mut c = cache();
+        assert!(!c.learn(at(0), PEER, EthernetAddress::BROADCAST));
+        assert!(!c.learn(at(0), PEER, MY_MAC));
+        assert!(!c.learn(at(0), ME, PEER_MAC));
+        assert!(c.learn(at(0), PEER, PEER_MAC));
+        assert_eq!(c.lookup(at(1), PEER), Lookup::Found(PEER_MAC));
+        // A pending resolution completes by learning too.
+        let other = Ipv4Addr::new(198, 18, 0, 3);
+        assert_eq!(c.lookup(at(2), other), Lookup::Pending);
+        assert!(c.learn(at(3), other, EthernetAddress([2, 0, 0, 0, 0, 3])));
+        assert_eq!(
+            c.lookup(at(4), other),
+            Lookup::Found(EthernetAddress([2, 0, 0, 0, 0, 3]))
+        );
+        assert_eq!(c.poll_request(at(5)), None);
     }
 
     #[test]

@@ -95,6 +95,7 @@ impl Endpoint {
             self.stats.other_protocol += 1;
             return;
         }
+        self.glean(now, ip.src_addr, src_mac);
         // The IP payload, without the Ethernet padding of short frames.
         let end = usize::from(packet.total_len());
         let tcp_bytes = &bytes[packet.header_len()..end];

@@ -853,3 +853,36 @@ fn without_timestamps_syn_past_rcv_nxt_reuses_a_time_wait_connection() {
     let (_, synack) = parse_tcp(&out[0]).unwrap();
     assert!(synack.flags.contains(TcpFlags::SYN));
 }
+
+#[test]
+fn passive_open_answers_at_once_by_gleaning_the_senders_mac() {
+    // When the kernel shares our address it answers ARP, so the SYN may be
+    // the first we hear of the peer: its frame gives the MAC (no ARP round).
+    let mut b = lone_b();
+    b.listen(PORT, 4).unwrap();
+    let now = Instant::from_millis(5);
+    b.handle_frame(now, &tcp_frame(PEER, US, &syn(40000, PORT, 1000)));
+    let out = drain(&mut b, now);
+    assert_eq!(out.len(), 1, "a SYN-ACK, no ARP request");
+    let (_, syn_ack) = parse_tcp(&out[0]).expect("a TCP frame");
+    assert!(syn_ack.flags.contains(TcpFlags::SYN) && syn_ack.ack.is_some());
+    assert_eq!(&out[0][0..6], PEER.0.as_bytes());
+}
+
+#[test]
+fn a_neighbour_seeded_from_outside_is_used_without_arp() {
+    let mut b = lone_b();
+    let now = Instant::from_millis(5);
+    assert!(b.add_neighbor(now, A_IP, PEER.0));
+    assert!(
+        !b.add_neighbor(now, Ipv4Addr::new(8, 8, 8, 8), PEER.0),
+        "off-link refused"
+    );
+    b.connect(now, SocketAddrV4::new(A_IP, PORT)).unwrap();
+    let out = drain(&mut b, now);
+    assert_eq!(out.len(), 1);
+    assert!(
+        parse_tcp(&out[0]).is_some_and(|(_, s)| s.flags.contains(TcpFlags::SYN)),
+        "a SYN, no ARP"
+    );
+}
