@@ -287,6 +287,7 @@ pub struct Steering {
     xsks: MapHandle,
     counters: MapHandle,
     faults: MapHandle,
+    port_range: MapHandle,
     attached: Option<(XdpLink, u32, AttachedMode)>,
     fallback_reason: Option<String>,
 }
@@ -331,6 +332,7 @@ impl Steering {
         let xsks = map_handle(&obj, "xsks")?;
         let counters = map_handle(&obj, "counters")?;
         let faults = map_handle(&obj, "faults")?;
+        let port_range = map_handle(&obj, "port_range")?;
         Ok(Steering {
             obj,
             prog,
@@ -339,6 +341,7 @@ impl Steering {
             xsks,
             counters,
             faults,
+            port_range,
             attached: None,
             fallback_reason: None,
         })
@@ -428,6 +431,24 @@ impl Steering {
             })
     }
 
+    /// Claims the destination ports `lo..=hi` on `addr` (`UNSPECIFIED`: every
+    /// address): the ephemeral range of Shunt's active opens, one map entry
+    /// instead of thousands. `lo > hi` or `hi == 0` removes the range.
+    pub fn own_port_range(&self, addr: Ipv4Addr, lo: u16, hi: u16) -> Result<(), Error> {
+        let mut v = [0u8; 8];
+        if lo <= hi && hi != 0 {
+            v[0..4].copy_from_slice(&addr.octets());
+            v[4..6].copy_from_slice(&lo.to_ne_bytes());
+            v[6..8].copy_from_slice(&hi.to_ne_bytes());
+        }
+        self.port_range
+            .update(&0u32.to_ne_bytes(), &v, MapFlags::ANY)
+            .map_err(|source| Error::Map {
+                map: "port_range",
+                source,
+            })
+    }
+
     /// Gives `(addr, port)` back to the kernel. Not owning it is not an error.
     pub fn disown(&self, addr: Ipv4Addr, port: u16) -> Result<(), Error> {
         match self.owned.delete(&owned_key(addr, port)) {
@@ -511,31 +532,22 @@ impl Steering {
 
     /// Binds an AF_XDP socket to the XSK map slot of `queue`.
     pub fn bind_queue(&self, queue: u32, xsk: BorrowedFd<'_>) -> Result<(), Error> {
-        if queue >= MAX_QUEUES {
-            return Err(Error::QueueOutOfRange(queue));
-        }
-        let fd = u32::try_from(xsk.as_raw_fd()).map_err(|_| Error::QueueOutOfRange(queue))?;
-        self.xsks
-            .update(&queue.to_ne_bytes(), &fd.to_ne_bytes(), MapFlags::ANY)
-            .map_err(|source| Error::Map {
-                map: "xsks",
-                source,
-            })
+        bind_xsk(&self.xsks, queue, xsk)
     }
 
     /// Empties the XSK map slot of `queue`.
     pub fn unbind_queue(&self, queue: u32) -> Result<(), Error> {
-        if queue >= MAX_QUEUES {
-            return Err(Error::QueueOutOfRange(queue));
-        }
-        match self.xsks.delete(&queue.to_ne_bytes()) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == libbpf_rs::ErrorKind::NotFound => Ok(()),
-            Err(source) => Err(Error::Map {
-                map: "xsks",
-                source,
-            }),
-        }
+        unbind_xsk(&self.xsks, queue)
+    }
+
+    /// The XSK map alone, which shard threads use to register the sockets
+    /// they create (the loaded program itself stays with its owner).
+    pub fn xsk_registrar(&self) -> Result<XskRegistrar, Error> {
+        let xsks = MapHandle::try_from(&self.xsks).map_err(|source| Error::Map {
+            map: "xsks",
+            source,
+        })?;
+        Ok(XskRegistrar { xsks })
     }
 
     /// Reads the counters, summed over CPUs.
@@ -617,6 +629,50 @@ impl Steering {
             frame,
             meta,
         })
+    }
+}
+
+/// A handle on the XSK map that can move to a shard's thread.
+#[derive(Debug)]
+pub struct XskRegistrar {
+    xsks: MapHandle,
+}
+
+impl XskRegistrar {
+    /// Binds an AF_XDP socket to the XSK map slot of `queue`.
+    pub fn bind_queue(&self, queue: u32, xsk: BorrowedFd<'_>) -> Result<(), Error> {
+        bind_xsk(&self.xsks, queue, xsk)
+    }
+
+    /// Empties the XSK map slot of `queue`.
+    pub fn unbind_queue(&self, queue: u32) -> Result<(), Error> {
+        unbind_xsk(&self.xsks, queue)
+    }
+}
+
+fn bind_xsk(xsks: &MapHandle, queue: u32, xsk: BorrowedFd<'_>) -> Result<(), Error> {
+    if queue >= MAX_QUEUES {
+        return Err(Error::QueueOutOfRange(queue));
+    }
+    let fd = u32::try_from(xsk.as_raw_fd()).map_err(|_| Error::QueueOutOfRange(queue))?;
+    xsks.update(&queue.to_ne_bytes(), &fd.to_ne_bytes(), MapFlags::ANY)
+        .map_err(|source| Error::Map {
+            map: "xsks",
+            source,
+        })
+}
+
+fn unbind_xsk(xsks: &MapHandle, queue: u32) -> Result<(), Error> {
+    if queue >= MAX_QUEUES {
+        return Err(Error::QueueOutOfRange(queue));
+    }
+    match xsks.delete(&queue.to_ne_bytes()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == libbpf_rs::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(Error::Map {
+            map: "xsks",
+            source,
+        }),
     }
 }
 

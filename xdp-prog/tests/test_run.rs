@@ -450,3 +450,31 @@ fn counters_display_and_since_include_arp_redirected() {
     assert_eq!(later.since(&earlier).arp_redirected, 2);
     assert!(later.to_string().contains("arp_redirected 3"), "{later}");
 }
+
+#[test]
+fn ports_in_the_owned_range_are_claimed_and_others_are_not() {
+    let s = Steering::load().unwrap();
+    s.own_port_range(LOCAL, 61000, 65535).unwrap();
+    for (port, claimed) in [
+        (61000, true),
+        (65535, true),
+        (62001, true),
+        (60999, false),
+        (22, false),
+    ] {
+        let (_, c) = run(&s, &tcp_frame(PEER, LOCAL, 80, port, ACK, &[]));
+        assert_eq!(c.redirect_failed == 1, claimed, "port {port}");
+    }
+    // Another address is not covered; the wildcard address is.
+    let other = Ipv4Addr::new(198, 18, 0, 9);
+    let (_, c) = run(&s, &tcp_frame(PEER, other, 80, 62000, ACK, &[]));
+    assert_eq!(c.passed, 1);
+    s.own_port_range(Ipv4Addr::UNSPECIFIED, 61000, 65535)
+        .unwrap();
+    let (_, c) = run(&s, &tcp_frame(PEER, other, 80, 62000, ACK, &[]));
+    assert_eq!(c.redirect_failed, 1);
+    // Removing the range gives the ports back.
+    s.own_port_range(Ipv4Addr::UNSPECIFIED, 0, 0).unwrap();
+    let (_, c) = run(&s, &tcp_frame(PEER, LOCAL, 80, 62000, ACK, &[]));
+    assert_eq!(c.passed, 1);
+}

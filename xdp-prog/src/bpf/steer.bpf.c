@@ -22,6 +22,10 @@
  * (replies and requests). ARP is parsed only for htype 1 (Ethernet), ptype
  * 0x0800, hlen 6, plen 4; anything else passes.
  *
+ * Owned means: the exact (address, port) or the wildcard (0, port) is in the
+ * `owned` map, or the port falls in the single `port_range` (Shunt's
+ * ephemeral ports for active opens, one entry instead of thousands).
+ *
  * An owned TCP frame whose queue has no socket bound is dropped and counted
  * (redirect_failed): passing it would let the kernel answer with a RST for a
  * port it does not serve, which is worse than silence. A steered ARP packet
@@ -89,6 +93,13 @@ struct {
 	__type(key, __u32);
 	__type(value, struct shunt_faults);
 } faults SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct shunt_port_range);
+} port_range SEC(".maps");
 
 static __always_inline void count(__u32 idx)
 {
@@ -181,6 +192,20 @@ static __always_inline int steer_arp(struct xdp_md *ctx, void *l3, void *data_en
 	return XDP_REDIRECT;
 }
 
+/* Whether (daddr, dport) falls in the owned ephemeral port range. */
+static __always_inline int in_port_range(__u32 daddr, __u16 dport_be)
+{
+	__u32 zero = 0;
+	struct shunt_port_range *r = bpf_map_lookup_elem(&port_range, &zero);
+	__u16 port = bpf_ntohs(dport_be);
+
+	if (!r || r->hi == 0)
+		return 0;
+	if (r->addr != 0 && r->addr != daddr)
+		return 0;
+	return port >= r->lo && port <= r->hi;
+}
+
 /* True with probability ppm / 1e6; 0 never, >= 1e6 always. */
 static __always_inline int roll(__u32 ppm)
 {
@@ -241,7 +266,7 @@ int shunt_steer(struct xdp_md *ctx)
 	key.port = tcp->dest;
 	if (!bpf_map_lookup_elem(&owned, &key)) {
 		key.addr = 0; /* wildcard: the port on every address */
-		if (!bpf_map_lookup_elem(&owned, &key))
+		if (!bpf_map_lookup_elem(&owned, &key) && !in_port_range(ip->daddr, tcp->dest))
 			return pass();
 	}
 

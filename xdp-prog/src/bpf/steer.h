@@ -44,6 +44,15 @@ struct shunt_owned_key {
 	__u16 pad;
 };
 
+/* Value of the single-slot `port_range` array: destination ports lo..=hi
+ * (host byte order) on `addr` (network order, 0 = every address) are owned,
+ * for the ephemeral ports of Shunt's active opens. hi == 0: no range. */
+struct shunt_port_range {
+	__u32 addr;
+	__u16 lo;
+	__u16 hi;
+};
+
 /* Value of the single-slot `faults` array, rates in parts per million. */
 struct shunt_faults {
 	__u32 drop_ppm;
