@@ -83,7 +83,7 @@ pub trait App: Send {
     }
 }
 
-type Command = Box<dyn FnOnce(&mut Ctx<'_>) + Send>;
+type Command<A> = Box<dyn FnOnce(&mut A, &mut Ctx<'_>) + Send>;
 
 /// Counters of a shard, readable from any thread while it runs.
 #[derive(Debug, Default)]
@@ -130,18 +130,38 @@ pub enum HandleError {
     Stopped,
 }
 
-/// A thread-safe way into a shard: run a closure on it, stop it, read its
-/// counters.
-#[derive(Debug, Clone)]
-pub struct ShardHandle {
-    commands: Sender<Command>,
+/// A thread-safe way into a shard: run a closure on it (with the
+/// application and the endpoint), stop it, read its counters.
+pub struct ShardHandle<A> {
+    commands: Sender<Command<A>>,
     stop: Arc<AtomicBool>,
     counters: Arc<ShardCounters>,
 }
 
-impl ShardHandle {
+impl<A> Clone for ShardHandle<A> {
+    fn clone(&self) -> Self {
+        ShardHandle {
+            commands: self.commands.clone(),
+            stop: self.stop.clone(),
+            counters: self.counters.clone(),
+        }
+    }
+}
+
+impl<A> std::fmt::Debug for ShardHandle<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShardHandle")
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<A> ShardHandle<A> {
     /// Queues `f` to run on the shard; does not wait.
-    pub fn submit(&self, f: impl FnOnce(&mut Ctx<'_>) + Send + 'static) -> Result<(), HandleError> {
+    pub fn submit(
+        &self,
+        f: impl FnOnce(&mut A, &mut Ctx<'_>) + Send + 'static,
+    ) -> Result<(), HandleError> {
         self.commands.try_send(Box::new(f)).map_err(|e| match e {
             TrySendError::Full(_) => HandleError::Full,
             TrySendError::Disconnected(_) => HandleError::Stopped,
@@ -151,11 +171,11 @@ impl ShardHandle {
     /// Runs `f` on the shard and waits for its result.
     pub fn call<R: Send + 'static>(
         &self,
-        f: impl FnOnce(&mut Ctx<'_>) -> R + Send + 'static,
+        f: impl FnOnce(&mut A, &mut Ctx<'_>) -> R + Send + 'static,
     ) -> Result<R, HandleError> {
         let (tx, rx) = bounded(1);
-        self.submit(move |ctx| {
-            let _ = tx.send(f(ctx));
+        self.submit(move |app, ctx| {
+            let _ = tx.send(f(app, ctx));
         })?;
         rx.recv().map_err(|_| HandleError::Stopped)
     }
@@ -201,7 +221,7 @@ pub struct Shard<I: PacketIo, A: App> {
     app: A,
     cfg: ShardConfig,
     clock: Clock,
-    commands: Receiver<Command>,
+    commands: Receiver<Command<A>>,
     stop: Arc<AtomicBool>,
     counters: Arc<ShardCounters>,
     local: ShardStats,
@@ -216,7 +236,12 @@ impl<I: PacketIo, A: App> std::fmt::Debug for Shard<I, A> {
 }
 
 impl<I: PacketIo, A: App> Shard<I, A> {
-    pub fn new(io: I, endpoint: Endpoint, app: A, cfg: ShardConfig) -> (Shard<I, A>, ShardHandle) {
+    pub fn new(
+        io: I,
+        endpoint: Endpoint,
+        app: A,
+        cfg: ShardConfig,
+    ) -> (Shard<I, A>, ShardHandle<A>) {
         let (tx, rx) = bounded(cfg.command_queue.max(1));
         let stop = Arc::new(AtomicBool::new(false));
         let counters = Arc::new(ShardCounters::default());
@@ -237,6 +262,11 @@ impl<I: PacketIo, A: App> Shard<I, A> {
             local: ShardStats::default(),
         };
         (shard, handle)
+    }
+
+    /// Takes the shard apart after it stopped.
+    pub fn into_parts(self) -> (I, Endpoint, A) {
+        (self.io, self.endpoint, self.app)
     }
 
     pub fn endpoint(&self) -> &Endpoint {
@@ -298,7 +328,7 @@ impl<I: PacketIo, A: App> Shard<I, A> {
         }
         while let Ok(cmd) = self.commands.try_recv() {
             self.local.commands += 1;
-            cmd(&mut ctx);
+            cmd(&mut self.app, &mut ctx);
             work = true;
         }
         work |= self.app.on_turn(&mut ctx);

@@ -57,7 +57,7 @@ fn echo_server_and_client_on_two_shards_over_memory() {
     let client = client_thread.join().unwrap();
     // A command through the handle runs on the server's shard.
     let accepted = server_handle
-        .call(|ctx| ctx.endpoint.stats().passive_opens)
+        .call(|_, ctx| ctx.endpoint.stats().passive_opens)
         .unwrap();
     server_handle.stop();
     let server = server_thread.join().unwrap();
@@ -85,5 +85,8 @@ fn handle_calls_fail_cleanly_after_the_shard_stops() {
     handle.stop();
     shard.run();
     drop(shard);
-    assert_eq!(handle.call(|_| ()), Err(crate::shard::HandleError::Stopped));
+    assert_eq!(
+        handle.call(|_, _| ()),
+        Err(crate::shard::HandleError::Stopped)
+    );
 }

@@ -221,15 +221,27 @@ impl EchoClient {
     }
 }
 
-impl App for EchoClient {
-    fn on_start(&mut self, ctx: &mut Ctx<'_>) {
+impl EchoClient {
+    /// Opens the connection.
+    pub fn start(&mut self, ctx: &mut Ctx<'_>) {
         match ctx.endpoint.connect(ctx.now, self.remote) {
             Ok(id) => self.conn = Some(id),
             Err(e) => self.fail(e.to_string()),
         }
     }
 
-    fn on_event(&mut self, ctx: &mut Ctx<'_>, event: EndpointEvent) {
+    /// The connection, once opened.
+    pub fn conn(&self) -> Option<ConnId> {
+        self.conn
+    }
+
+    /// Whether the exchange is over (matched or failed).
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+
+    /// An event of this client's connection.
+    pub fn handle(&mut self, ctx: &mut Ctx<'_>, event: EndpointEvent) {
         match event {
             EndpointEvent::Conn(_, Event::Closed) => {
                 self.pump(ctx);
@@ -241,8 +253,51 @@ impl App for EchoClient {
             EndpointEvent::Acceptable(_) => {}
         }
     }
+}
+
+impl App for EchoClient {
+    fn on_start(&mut self, ctx: &mut Ctx<'_>) {
+        self.start(ctx);
+    }
+
+    fn on_event(&mut self, ctx: &mut Ctx<'_>, event: EndpointEvent) {
+        self.handle(ctx, event);
+    }
 
     fn finished(&self) -> bool {
         self.done
+    }
+}
+
+/// Many echo clients on one shard, started on demand (from a handle).
+#[derive(Debug, Default)]
+pub struct EchoClients {
+    pub clients: Vec<EchoClient>,
+}
+
+impl EchoClients {
+    /// Starts a client that sends `data` to `remote`; returns its index.
+    pub fn add(&mut self, ctx: &mut Ctx<'_>, remote: SocketAddrV4, data: Vec<u8>) -> usize {
+        let mut c = EchoClient::new(remote, data);
+        c.start(ctx);
+        self.clients.push(c);
+        self.clients.len() - 1
+    }
+
+    /// Whether every client is done.
+    pub fn all_done(&self) -> bool {
+        self.clients.iter().all(EchoClient::is_done)
+    }
+}
+
+impl App for EchoClients {
+    fn on_event(&mut self, ctx: &mut Ctx<'_>, event: EndpointEvent) {
+        let id = match event {
+            EndpointEvent::Conn(id, _) | EndpointEvent::Unreachable(id, _) => id,
+            EndpointEvent::Acceptable(_) => return,
+        };
+        if let Some(c) = self.clients.iter_mut().find(|c| c.conn() == Some(id)) {
+            c.handle(ctx, event);
+        }
     }
 }

@@ -2,4 +2,4 @@
 
 pub mod echo;
 
-pub use echo::{EchoClient, EchoServer};
+pub use echo::{EchoClient, EchoClients, EchoServer};
