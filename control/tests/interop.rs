@@ -255,3 +255,312 @@ fn a_shunt_client_gets_byte_identical_echoes_from_a_linux_server() {
     }
     assert_eq!(server.join().unwrap().unwrap(), sizes.len());
 }
+
+#[test]
+fn a_64_mib_stream_is_echoed_intact() {
+    let hosts = hosts();
+    let (a, b) = (hosts.a().clone(), hosts.b().clone());
+    let dst = SocketAddrV4::new(a.addr(), PORT);
+    let d = data(64 << 20, 64);
+    let expect = hash(&d);
+    let (got, _) = with_shunt(
+        &hosts,
+        shunt_config(a.addr()),
+        |_| EchoServer::new(PORT, 8),
+        |_| {
+            b.run_in(move || kernel_echo_client(dst, d).map(|e| (e.len(), hash(&e))))
+                .unwrap()
+        },
+    );
+    assert_eq!(got.expect("transfer"), (64 << 20, expect));
+}
+
+fn lossy_echo(faults: xdp_prog::Faults) {
+    let hosts = hosts();
+    let (a, b) = (hosts.a().clone(), hosts.b().clone());
+    let dst = SocketAddrV4::new(a.addr(), PORT);
+    let mut cfg = shunt_config(a.addr());
+    cfg.faults = faults;
+    let (results, _) = with_shunt(
+        &hosts,
+        cfg,
+        |_| EchoServer::new(PORT, 16),
+        |rt| {
+            let r = b
+                .run_in(|| {
+                    (0..4u32)
+                        .map(|i| {
+                            let d = data(300_000 + i as usize * 12_345, 50 + i);
+                            kernel_echo_client(dst, d.clone())
+                                .map(|e| e == d)
+                                .unwrap_or(false)
+                        })
+                        .collect::<Vec<_>>()
+                })
+                .unwrap();
+            let c = rt.steering().counters().unwrap();
+            (r, c)
+        },
+    );
+    let (ok, c) = results;
+    assert!(
+        ok.iter().all(|&x| x),
+        "some echo differed or failed: {ok:?}; {c}"
+    );
+    assert!(
+        c.fault_dropped + c.fault_corrupted + c.fault_duplicated > 0,
+        "faults were injected: {c}"
+    );
+}
+
+#[test]
+fn echo_survives_one_percent_loss_injected_on_the_shunt_side() {
+    lossy_echo(xdp_prog::Faults {
+        drop_ppm: 10_000,
+        ..xdp_prog::Faults::NONE
+    });
+}
+
+#[test]
+fn echo_survives_five_percent_loss_injected_on_the_shunt_side() {
+    lossy_echo(xdp_prog::Faults {
+        drop_ppm: 50_000,
+        ..xdp_prog::Faults::NONE
+    });
+}
+
+#[test]
+fn echo_survives_corruption_and_duplication_injected_on_the_shunt_side() {
+    lossy_echo(xdp_prog::Faults {
+        drop_ppm: 0,
+        corrupt_ppm: 20_000,
+        duplicate_ppm: 20_000,
+    });
+}
+
+#[test]
+fn a_reset_from_the_linux_peer_ends_the_shunt_connection_with_an_error() {
+    let hosts = hosts();
+    let (a, b) = (hosts.a().clone(), hosts.b().clone());
+    let dst = SocketAddrV4::new(a.addr(), PORT);
+    let (open_after, apps) = with_shunt(
+        &hosts,
+        shunt_config(a.addr()),
+        |_| EchoServer::new(PORT, 8),
+        |rt| {
+            b.run_in(move || {
+                let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+                    .unwrap();
+                s.connect_timeout(&dst.into(), Duration::from_secs(5))
+                    .unwrap();
+                let mut t: TcpStream = s.into();
+                t.write_all(b"hello").unwrap();
+                let mut buf = [0u8; 5];
+                t.read_exact(&mut buf).unwrap();
+                // Linger 0: close sends a RST instead of a FIN.
+                socket2::SockRef::from(&t)
+                    .set_linger(Some(Duration::ZERO))
+                    .unwrap();
+                drop(t);
+            })
+            .unwrap();
+            let h = rt.handle(0).unwrap();
+            let end = std::time::Instant::now() + Duration::from_secs(5);
+            loop {
+                let open = h.call(|app, _| app.open()).unwrap();
+                if open == 0 || std::time::Instant::now() > end {
+                    return open;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        },
+    );
+    assert_eq!(open_after, 0, "the reset connection was dropped");
+    assert_eq!(apps[0].errors, 1, "the application heard of the reset");
+}
+
+#[test]
+fn a_peer_killed_mid_transfer_leaves_no_connection_behind() {
+    let hosts = hosts();
+    let (a, b) = (hosts.a().clone(), hosts.b().clone());
+    let (open_after, _) = with_shunt(
+        &hosts,
+        shunt_config(a.addr()),
+        |_| EchoServer::new(PORT, 8),
+        |rt| {
+            // nc streams an endless source at the echo server and is killed.
+            let cmd = format!("cat /dev/zero | nc {} {PORT} > /dev/null", a.addr());
+            let mut p = b.spawn("sh", &["-c", &cmd]).unwrap();
+            std::thread::sleep(Duration::from_millis(500));
+            let h = rt.handle(0).unwrap();
+            let echoed = h.call(|app, _| app.echoed).unwrap();
+            assert!(echoed > 0, "data was flowing before the kill");
+            // Kill the whole pipeline (the shell's children too).
+            let _ = b.run("pkill", &["-9", "-f", &format!("nc {} {PORT}", a.addr())]);
+            let _ = p.child().kill();
+            let end = std::time::Instant::now() + Duration::from_secs(10);
+            loop {
+                let open = h
+                    .call(|app, ctx| app.open() + ctx.endpoint.connection_count())
+                    .unwrap();
+                if open == 0 || std::time::Instant::now() > end {
+                    if open > 0 {
+                        let dbg = h
+                            .call(|app, ctx| format!("{app:?} {:?}", ctx.endpoint.stats()))
+                            .unwrap();
+                        eprintln!("left behind: {dbg}");
+                    }
+                    return open;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        },
+    );
+    assert_eq!(open_after, 0);
+}
+
+/// Listens with a backlog of 2 and never accepts.
+#[derive(Debug, Default)]
+struct NeverAccept;
+
+impl App for NeverAccept {
+    fn on_start(&mut self, ctx: &mut datapath::shard::Ctx<'_>) {
+        ctx.endpoint.listen(PORT, 2).unwrap();
+    }
+    fn on_event(&mut self, _: &mut datapath::shard::Ctx<'_>, _: datapath::endpoint::EndpointEvent) {
+    }
+}
+
+#[test]
+fn a_full_backlog_drops_further_syns_and_counts_them() {
+    let hosts = hosts();
+    let (a, b) = (hosts.a().clone(), hosts.b().clone());
+    let dst = SocketAddrV4::new(a.addr(), PORT);
+    let (connected, _) = with_shunt(
+        &hosts,
+        shunt_config(a.addr()),
+        |_| NeverAccept,
+        |rt| {
+            let connected = b
+                .run_in(move || {
+                    let socks: Vec<_> = (0..5)
+                        .map(|_| {
+                            TcpStream::connect_timeout(&dst.into(), Duration::from_millis(700))
+                                .is_ok()
+                        })
+                        .collect();
+                    socks.into_iter().filter(|&x| x).count()
+                })
+                .unwrap();
+            let full = rt
+                .handle(0)
+                .unwrap()
+                .call(|_, ctx| ctx.endpoint.stats().backlog_full)
+                .unwrap();
+            (connected, full)
+        },
+    );
+    let (connected, backlog_full) = connected;
+    assert_eq!(
+        connected, 2,
+        "only the backlog's worth completes the handshake"
+    );
+    assert!(
+        backlog_full >= 3,
+        "further SYNs dropped and counted: {backlog_full}"
+    );
+}
+
+#[test]
+fn connecting_to_a_closed_linux_port_is_refused() {
+    let hosts = hosts();
+    let (a, b) = (hosts.a().clone(), hosts.b().clone());
+    let dst = SocketAddrV4::new(b.addr(), 9); // nothing listens
+    let (err, _) = with_shunt(
+        &hosts,
+        shunt_config(a.addr()),
+        |_| EchoClients::default(),
+        |rt| {
+            rt.resolve_neighbor(b.addr()).unwrap();
+            let h = rt.handle(0).unwrap();
+            h.call(move |app, ctx| app.add(ctx, dst, b"x".to_vec()))
+                .unwrap();
+            let end = std::time::Instant::now() + Duration::from_secs(5);
+            while std::time::Instant::now() < end && !h.call(|app, _| app.all_done()).unwrap() {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            h.call(|app, _| app.clients[0].error.clone()).unwrap()
+        },
+    );
+    let err = err.expect("an error");
+    assert!(err.contains("refused"), "{err}");
+}
+
+#[test]
+fn connecting_to_a_host_that_never_answers_arp_fails_clearly() {
+    let hosts = hosts();
+    let a = hosts.a().clone();
+    let dst = SocketAddrV4::new(Ipv4Addr::new(198, 18, 0, 99), 80);
+    let (err, _) = with_shunt(
+        &hosts,
+        shunt_config(a.addr()),
+        |_| EchoClients::default(),
+        |rt| {
+            let h = rt.handle(0).unwrap();
+            h.call(move |app, ctx| app.add(ctx, dst, b"x".to_vec()))
+                .unwrap();
+            let end = std::time::Instant::now() + Duration::from_secs(10);
+            while std::time::Instant::now() < end && !h.call(|app, _| app.all_done()).unwrap() {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            h.call(|app, _| app.clients[0].error.clone()).unwrap()
+        },
+    );
+    let err = err.expect("an error");
+    assert!(err.contains("no ARP reply from 198.18.0.99"), "{err}");
+}
+
+#[test]
+fn two_queues_two_shards_spread_connections_and_keep_data_intact() {
+    let hosts = TestHosts::new(Config {
+        queues: 2,
+        ..Config::default()
+    })
+    .unwrap();
+    let (a, b) = (hosts.a().clone(), hosts.b().clone());
+    let dst = SocketAddrV4::new(a.addr(), PORT);
+    let mut cfg = shunt_config(a.addr());
+    cfg.queues = 2;
+    let (ok, apps) = with_shunt(
+        &hosts,
+        cfg,
+        |_| EchoServer::new(PORT, 64),
+        |_| {
+            b.run_in(|| {
+                let threads: Vec<_> = (0..24u32)
+                    .map(|i| {
+                        std::thread::spawn(move || {
+                            let d = data(50_000 + i as usize * 313, 200 + i);
+                            kernel_echo_client(dst, d.clone()).is_ok_and(|e| e == d)
+                        })
+                    })
+                    .collect();
+                threads
+                    .into_iter()
+                    .map(|t| t.join().unwrap_or(false))
+                    .filter(|&x| x)
+                    .count()
+            })
+            .unwrap()
+        },
+    );
+    assert_eq!(ok, 24, "every echo intact");
+    assert_eq!(apps.len(), 2);
+    assert_eq!(apps[0].accepted + apps[1].accepted, 24);
+    assert!(
+        apps[0].accepted > 0 && apps[1].accepted > 0,
+        "spread: {} / {}",
+        apps[0].accepted,
+        apps[1].accepted
+    );
+}

@@ -15,12 +15,16 @@ use crate::tcp::{ConnError, Event};
 
 const CHUNK: usize = 16 * 1024;
 
-#[derive(Debug)]
 struct Pending {
     buf: Box<[u8]>,
     off: usize,
     len: usize,
-    closed: bool,
+}
+
+impl std::fmt::Debug for Pending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Pending({} bytes to echo)", self.len - self.off)
+    }
 }
 
 impl Pending {
@@ -29,7 +33,6 @@ impl Pending {
             buf: vec![0u8; CHUNK].into_boxed_slice(),
             off: 0,
             len: 0,
-            closed: false,
         }
     }
 }
@@ -94,10 +97,11 @@ impl EchoServer {
                 Ok(0) => return,
                 Ok(n) => p.len = n,
                 Err(EndpointError::Conn(ConnError::Finished)) => {
-                    if !p.closed {
-                        p.closed = true;
-                        let _ = ctx.endpoint.close(ctx.now, id);
-                    }
+                    // Everything is echoed: close, and forget the connection
+                    // (the endpoint finishes the close and reaps it without
+                    // further events for us).
+                    let _ = ctx.endpoint.close(ctx.now, id);
+                    self.conns.remove(&id);
                     return;
                 }
                 Err(_) => {
