@@ -268,7 +268,13 @@ impl PeerFaults {
     /// Loads the program and attaches it to the `direction` hook of `ifindex`,
     /// with no faults configured (it counts but touches nothing until
     /// [`PeerFaults::set`]). The interface is looked up in the calling
-    /// thread's network namespace, so call this from a thread inside it.
+    /// thread's network namespace, so call this from a thread inside it, and
+    /// drop the value on such a thread too (the detach goes by netlink to the
+    /// calling thread's namespace).
+    ///
+    /// When the interface has no clsact qdisc yet, libbpf logs the kernel's
+    /// refusal of the first attempt ("Parent Qdisc doesn't exists") on
+    /// stderr: that is how this finds out that it must create the qdisc.
     pub fn attach(ifindex: u32, direction: Direction) -> Result<PeerFaults, Error> {
         if !interface_exists(ifindex) {
             return Err(Error::NoSuchInterface(ifindex));

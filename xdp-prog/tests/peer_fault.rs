@@ -274,12 +274,18 @@ fn full_duplication_delivers_every_frame_twice() {
     assert_eq!(c.copies, c.duplicated, "every copy came back through: {c}");
     assert_eq!(c.duplicate_failed, 0, "{c}");
     let frames = captured_tcp_from(&capture, b_addr, Duration::from_millis(300));
-    // Byte-identical pairs: a retransmission differs (IP ID, timestamps).
-    let mut distinct: Vec<(Vec<u8>, usize)> = Vec::new();
-    for f in &frames {
-        match distinct.iter_mut().find(|(d, _)| d == f) {
+    assert_pairs(&frames, c.matched);
+}
+
+/// Every frame in `frames` comes exactly twice, byte for byte, and there are
+/// `matched` distinct ones. (A retransmission is not byte-identical: IP ID
+/// and timestamps differ.)
+fn assert_pairs(frames: &[Vec<u8>], matched: u64) {
+    let mut distinct: Vec<(&[u8], usize)> = Vec::new();
+    for f in frames {
+        match distinct.iter_mut().find(|(d, _)| *d == f.as_slice()) {
             Some((_, n)) => *n += 1,
-            None => distinct.push((f.clone(), 1)),
+            None => distinct.push((f, 1)),
         }
     }
     let counts: Vec<usize> = distinct.iter().map(|(_, n)| *n).collect();
@@ -288,7 +294,43 @@ fn full_duplication_delivers_every_frame_twice() {
         counts.iter().all(|&n| n == 2),
         "copies per frame: {counts:?}"
     );
-    assert_eq!(frames.len() as u64, 2 * c.matched, "{c}");
+    assert_eq!(frames.len() as u64, 2 * matched);
+}
+
+#[test]
+fn full_duplication_on_ingress_feeds_every_frame_twice_to_the_receiver() {
+    let hosts = hosts();
+    let capture = capture_in(hosts.a());
+    let (a, b_addr) = (hosts.a().clone(), hosts.b().addr());
+    gso_off(hosts.b());
+    let l = listen(hosts.a(), PORT);
+    let rx = receive_all(l);
+    let data = pattern(20_000);
+    let c = hosts
+        .a()
+        .run_in(|| {
+            let pf = PeerFaults::attach(a.ifindex(), Direction::Ingress).unwrap();
+            pf.set(Faults {
+                duplicate_ppm: PPM_ONE,
+                port: PORT,
+                ..Faults::NONE
+            })
+            .unwrap();
+            let dst = SocketAddrV4::new(a.addr(), PORT);
+            hosts
+                .b()
+                .run_in(|| send_all(dst, &data))
+                .unwrap()
+                .expect("send from B");
+            pf.counters().unwrap()
+        })
+        .unwrap();
+    assert_eq!(rx.join().unwrap().expect("receive in A"), data);
+    assert!(c.duplicated >= 5 && c.duplicated == c.matched, "{c}");
+    assert_eq!(c.copies, c.duplicated, "{c}");
+    // The capture tap runs before tc ingress, and again for the copy.
+    let frames = captured_tcp_from(&capture, b_addr, Duration::from_millis(300));
+    assert_pairs(&frames, c.matched);
 }
 
 #[test]
