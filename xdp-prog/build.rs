@@ -1,15 +1,23 @@
-//! Compiles `src/bpf/steer.bpf.c` with clang (through libbpf-cargo's skeleton
-//! builder) into `$OUT_DIR/steer.bpf.o`, which the loader embeds.
+//! Compiles `src/bpf/steer.bpf.c` and `src/bpf/peer_fault.bpf.c` with clang
+//! (through libbpf-cargo's skeleton builder) into `$OUT_DIR/steer.bpf.o` and
+//! `$OUT_DIR/peer_fault.bpf.o`, which the loaders embed.
 
 use std::env;
 use std::path::PathBuf;
 use std::process::Command;
 
-const SRC: &str = "src/bpf/steer.bpf.c";
+/// (source, its header, object name in `OUT_DIR`).
+const PROGRAMS: [(&str, &str, &str); 2] = [
+    ("src/bpf/steer.bpf.c", "src/bpf/steer.h", "steer.bpf.o"),
+    (
+        "src/bpf/peer_fault.bpf.c",
+        "src/bpf/peer_fault.h",
+        "peer_fault.bpf.o",
+    ),
+];
 
 fn main() {
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
-    let obj = out.join("steer.bpf.o");
 
     let mut args = vec!["-Wall".to_string(), "-Werror".to_string()];
     // Debian keeps asm/types.h in the multiarch directory, which clang's BPF
@@ -18,20 +26,22 @@ fn main() {
         args.push(format!("-I{dir}"));
     }
 
-    if let Err(e) = libbpf_cargo::SkeletonBuilder::new()
-        .source(SRC)
-        .obj(&obj)
-        .clang_args(args)
-        .build()
-    {
-        panic!(
-            "building the XDP program failed: {e:#}\n\
-             It needs clang and the kernel UAPI headers: run `make deps` \
-             (or apt-get install clang llvm libelf-dev zlib1g-dev linux-libc-dev)."
-        );
+    for (src, header, obj) in PROGRAMS {
+        if let Err(e) = libbpf_cargo::SkeletonBuilder::new()
+            .source(src)
+            .obj(out.join(obj))
+            .clang_args(args.clone())
+            .build()
+        {
+            panic!(
+                "building the BPF program {src} failed: {e:#}\n\
+                 It needs clang and the kernel UAPI headers: run `make deps` \
+                 (or apt-get install clang llvm libelf-dev zlib1g-dev linux-libc-dev)."
+            );
+        }
+        println!("cargo:rerun-if-changed={src}");
+        println!("cargo:rerun-if-changed={header}");
     }
-    println!("cargo:rerun-if-changed={SRC}");
-    println!("cargo:rerun-if-changed=src/bpf/steer.h");
 }
 
 fn multiarch_include() -> Option<String> {

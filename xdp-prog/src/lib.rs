@@ -12,6 +12,7 @@
 //! is detached when [`Steering`] is dropped.
 
 mod link;
+pub mod peer_fault;
 
 use std::fmt;
 use std::io;
