@@ -564,3 +564,74 @@ fn two_queues_two_shards_spread_connections_and_keep_data_intact() {
         apps[1].accepted
     );
 }
+
+/// Echo with faults on both sides: the steering program on Shunt's side
+/// (frames toward Shunt) and a tc program on the Linux peer's ingress (frames
+/// from Shunt).
+fn lossy_both_ways(shunt_side: xdp_prog::Faults, peer_side: xdp_prog::peer_fault::Faults) {
+    use xdp_prog::peer_fault::{Direction, PeerFaults};
+    let hosts = hosts();
+    let (a, b) = (hosts.a().clone(), hosts.b().clone());
+    let dst = SocketAddrV4::new(a.addr(), PORT);
+    let mut cfg = shunt_config(a.addr());
+    cfg.faults = shunt_side;
+    let ((ok, peer_counters), _) = with_shunt(
+        &hosts,
+        cfg,
+        |_| EchoServer::new(PORT, 16),
+        |_| {
+            b.run_in(|| {
+                let pf = PeerFaults::attach(b.ifindex(), Direction::Ingress).expect("tc on B");
+                pf.set(peer_side).unwrap();
+                let ok: Vec<bool> = (0..3u32)
+                    .map(|i| {
+                        let d = data(400_000 + i as usize * 7_777, 80 + i);
+                        kernel_echo_client(dst, d.clone())
+                            .map(|e| e == d)
+                            .unwrap_or(false)
+                    })
+                    .collect();
+                (ok, pf.counters().unwrap())
+            })
+            .unwrap()
+        },
+    );
+    assert!(
+        ok.iter().all(|&x| x),
+        "some echo differed: {ok:?}; peer side {peer_counters}"
+    );
+    assert!(
+        peer_counters.dropped + peer_counters.corrupted + peer_counters.duplicated > 0,
+        "the peer side injected faults: {peer_counters}"
+    );
+}
+
+#[test]
+fn echo_survives_one_percent_loss_on_both_sides() {
+    lossy_both_ways(
+        xdp_prog::Faults {
+            drop_ppm: 10_000,
+            ..xdp_prog::Faults::NONE
+        },
+        xdp_prog::peer_fault::Faults {
+            drop_ppm: 10_000,
+            ..xdp_prog::peer_fault::Faults::NONE
+        },
+    );
+}
+
+#[test]
+fn echo_survives_five_percent_loss_and_corruption_on_both_sides() {
+    lossy_both_ways(
+        xdp_prog::Faults {
+            drop_ppm: 50_000,
+            corrupt_ppm: 10_000,
+            duplicate_ppm: 0,
+        },
+        xdp_prog::peer_fault::Faults {
+            drop_ppm: 50_000,
+            corrupt_ppm: 10_000,
+            ..xdp_prog::peer_fault::Faults::NONE
+        },
+    );
+}
