@@ -162,13 +162,22 @@ impl<A: App + 'static> Runtime<A> {
             cfg: cfg.clone(),
         };
         let cores = core_affinity::get_core_ids().unwrap_or_default();
-        for (queue, ephemeral) in (0..cfg.queues).zip(ranges) {
+        // Replies to one shard's active opens may hash to another queue: the
+        // shards pass such frames on by port range.
+        let mut mesh = datapath::shard::mesh(cfg.queues as usize, 4096).into_iter();
+        for (queue, ephemeral) in (0..cfg.queues).zip(ranges.iter().copied()) {
+            let (inbox, peers) = mesh.next().expect("one mesh entry per queue");
             let registrar = rt.steering.xsk_registrar()?;
             let mut ecfg = EndpointConfig::new(cfg.addr, cfg.prefix_len, mac, secret);
             ecfg.gateway = cfg.gateway;
             ecfg.mtu = cfg.mtu;
             ecfg.tcp = cfg.tcp.clone();
             ecfg.ephemeral_ports = ephemeral;
+            ecfg.foreign_ports = (0..cfg.queues)
+                .zip(ranges.iter().copied())
+                .filter(|(q, _)| *q != queue)
+                .map(|(q, r)| (r, q))
+                .collect();
             ecfg.max_connections = cfg.max_connections;
             let endpoint = Endpoint::new(ecfg).map_err(|e| RuntimeError::Config(e.to_string()))?;
             let app = make_app(queue);
@@ -198,6 +207,7 @@ impl<A: App + 'static> Runtime<A> {
                     };
                     let mode = xsk.mode();
                     let (mut shard, handle) = Shard::new(xsk, endpoint, app, shard_cfg);
+                    shard.join_mesh(inbox, peers);
                     let _ = ready_tx.send(Ok((handle, mode)));
                     shard.run();
                     let _ = registrar.unbind_queue(queue);

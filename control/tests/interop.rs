@@ -635,3 +635,48 @@ fn echo_survives_five_percent_loss_and_corruption_on_both_sides() {
         },
     );
 }
+
+#[test]
+fn with_two_queues_replies_that_land_on_the_other_shard_reach_their_connection() {
+    let hosts = TestHosts::new(Config {
+        queues: 2,
+        ..Config::default()
+    })
+    .unwrap();
+    let (a, b) = (hosts.a().clone(), hosts.b().clone());
+    let server = kernel_echo_server(&b, 9000, 16);
+    let dst = SocketAddrV4::new(b.addr(), 9000);
+    let mut cfg = shunt_config(a.addr());
+    cfg.queues = 2;
+    let ((done, stats), apps) = with_shunt(
+        &hosts,
+        cfg,
+        |_| EchoClients::default(),
+        |rt| {
+            rt.resolve_neighbor(b.addr()).expect("kernel resolves B");
+            let h = rt.handle(0).unwrap();
+            for i in 0..16u32 {
+                let d = data(20_000 + i as usize * 101, 300 + i);
+                h.call(move |app, ctx| app.add(ctx, dst, d)).unwrap();
+            }
+            let end = std::time::Instant::now() + Duration::from_secs(60);
+            let mut done = false;
+            while !done && std::time::Instant::now() < end {
+                done = h.call(|app, _| app.all_done()).unwrap();
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            (done, rt.shard_stats())
+        },
+    );
+    assert!(done, "clients did not finish");
+    for c in &apps[0].clients {
+        assert_eq!(c.error, None);
+        assert!(c.matched());
+    }
+    assert!(
+        stats[1].handed_off > 0,
+        "some replies hashed to queue 1: {stats:?}"
+    );
+    assert_eq!(stats[0].handed_in, stats[1].handed_off);
+    assert_eq!(server.join().unwrap().unwrap(), 16);
+}

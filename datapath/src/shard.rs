@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
 
-use crate::endpoint::{Endpoint, EndpointEvent};
+use crate::endpoint::{Endpoint, EndpointEvent, Rx};
 use crate::io::PacketIo;
 use crate::time::Instant;
 
@@ -94,6 +94,9 @@ pub struct ShardCounters {
     pub blocks: AtomicU64,
     pub commands: AtomicU64,
     pub events: AtomicU64,
+    pub handed_off: AtomicU64,
+    pub handed_in: AtomicU64,
+    pub handoff_dropped: AtomicU64,
 }
 
 /// A snapshot of [`ShardCounters`].
@@ -105,6 +108,12 @@ pub struct ShardStats {
     pub blocks: u64,
     pub commands: u64,
     pub events: u64,
+    /// Frames received here for another shard's connection and passed on.
+    pub handed_off: u64,
+    /// Frames other shards passed to this one.
+    pub handed_in: u64,
+    /// Frames for another shard dropped because its inbox was full.
+    pub handoff_dropped: u64,
 }
 
 impl ShardCounters {
@@ -117,6 +126,9 @@ impl ShardCounters {
             blocks: l(&self.blocks),
             commands: l(&self.commands),
             events: l(&self.events),
+            handed_off: l(&self.handed_off),
+            handed_in: l(&self.handed_in),
+            handoff_dropped: l(&self.handoff_dropped),
         }
     }
 }
@@ -225,6 +237,21 @@ pub struct Shard<I: PacketIo, A: App> {
     stop: Arc<AtomicBool>,
     counters: Arc<ShardCounters>,
     local: ShardStats,
+    /// Frames other shards received for our connections.
+    inbox: Option<Receiver<Vec<u8>>>,
+    /// The other shards' inboxes, by shard index (our own slot unused).
+    peers: Vec<Sender<Vec<u8>>>,
+}
+
+/// Inboxes for `n` shards: for each, its receiver and every shard's sender.
+/// Frames of another shard's connection travel through these (bounded: a
+/// full inbox drops the frame and counts it, TCP retransmits).
+pub type Mesh = Vec<(Receiver<Vec<u8>>, Vec<Sender<Vec<u8>>>)>;
+
+/// Builds the inboxes of `n` shards, `capacity` frames each.
+pub fn mesh(n: usize, capacity: usize) -> Mesh {
+    let (txs, rxs): (Vec<_>, Vec<_>) = (0..n).map(|_| bounded(capacity)).unzip();
+    rxs.into_iter().map(|rx| (rx, txs.clone())).collect()
 }
 
 impl<I: PacketIo, A: App> std::fmt::Debug for Shard<I, A> {
@@ -260,8 +287,18 @@ impl<I: PacketIo, A: App> Shard<I, A> {
             stop,
             counters,
             local: ShardStats::default(),
+            inbox: None,
+            peers: Vec::new(),
         };
         (shard, handle)
+    }
+
+    /// Joins a mesh of shards (see [`mesh`]): frames of connections this
+    /// shard does not own go to their owner, and the owner's frames that
+    /// other shards received come in through `inbox`.
+    pub fn join_mesh(&mut self, inbox: Receiver<Vec<u8>>, peers: Vec<Sender<Vec<u8>>>) {
+        self.inbox = Some(inbox);
+        self.peers = peers;
     }
 
     /// Takes the shard apart after it stopped.
@@ -305,12 +342,31 @@ impl<I: PacketIo, A: App> Shard<I, A> {
         let now = self.clock.now();
         let mut work = false;
 
-        let endpoint = &mut self.endpoint;
-        let rx = self
-            .io
-            .recv(self.cfg.rx_batch, |frame| endpoint.handle_frame(now, frame));
+        let (endpoint, peers, local) = (&mut self.endpoint, &self.peers, &mut self.local);
+        let rx = self.io.recv(self.cfg.rx_batch, |frame| {
+            if let Rx::Foreign(owner) = endpoint.handle_frame(now, frame) {
+                // Copied per frame: only replies that hashed to the wrong queue.
+                let sent = peers
+                    .get(owner as usize)
+                    .is_some_and(|p| p.try_send(frame.to_vec()).is_ok());
+                if sent {
+                    local.handed_off += 1;
+                } else {
+                    local.handoff_dropped += 1;
+                }
+            }
+        });
         self.local.rx_frames += u64::from(rx);
         work |= rx > 0;
+        if let Some(inbox) = &self.inbox {
+            while let Ok(frame) = inbox.try_recv() {
+                // A frame handed over is ours by the port ranges; if not (a
+                // stale connection), it is counted there, never passed on again.
+                let _ = self.endpoint.handle_frame(now, &frame);
+                self.local.handed_in += 1;
+                work = true;
+            }
+        }
 
         if self.endpoint.poll_timeout().is_some_and(|t| t <= now) {
             self.endpoint.handle_timeout(now);
@@ -378,5 +434,9 @@ impl<I: PacketIo, A: App> Shard<I, A> {
         c.blocks.store(self.local.blocks, Ordering::Relaxed);
         c.commands.store(self.local.commands, Ordering::Relaxed);
         c.events.store(self.local.events, Ordering::Relaxed);
+        c.handed_off.store(self.local.handed_off, Ordering::Relaxed);
+        c.handed_in.store(self.local.handed_in, Ordering::Relaxed);
+        c.handoff_dropped
+            .store(self.local.handoff_dropped, Ordering::Relaxed);
     }
 }

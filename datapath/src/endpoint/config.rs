@@ -54,6 +54,10 @@ pub struct EndpointConfig {
     pub secret: [u8; 32],
     /// Verify IPv4 and TCP checksums (off when the NIC verified them).
     pub verify_checksums: bool,
+    /// Ephemeral ranges of the other shards on this interface, with their
+    /// index: a segment for one of those ports with no connection here is
+    /// handed to its shard (`Rx::Foreign`), not answered with a reset.
+    pub foreign_ports: Vec<(PortRange, u32)>,
 }
 
 impl fmt::Debug for EndpointConfig {
@@ -98,6 +102,7 @@ impl EndpointConfig {
             neighbor: NeighborConfig::default(),
             secret,
             verify_checksums: true,
+            foreign_ports: Vec::new(),
         }
     }
 

@@ -43,6 +43,7 @@ use std::collections::{HashMap, VecDeque};
 
 pub use config::{EndpointConfig, EndpointConfigError};
 pub use handle::{ConnId, EndpointError, EndpointEvent, ListenerId};
+pub use rx::Rx;
 pub use stats::EndpointStats;
 pub use tuple::FourTuple;
 

@@ -17,18 +17,31 @@ use crate::wire::{
     Ipv4Packet, Ipv4Repr, SeqNum, TcpFlags, TcpPacket, TcpRepr, ethernet,
 };
 
+/// What became of a received frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rx {
+    /// Handled here (delivered, answered or counted as a drop).
+    Done,
+    /// Belongs to the connection of another shard, by that shard's index.
+    Foreign(u32),
+}
+
 impl Endpoint {
     /// Handles one received frame (without FCS). Never panics; every frame
     /// that goes nowhere is counted by cause.
-    pub fn handle_frame(&mut self, now: Instant, frame: &[u8]) {
+    ///
+    /// Returns [`Rx::Foreign`] for a segment of a connection that another
+    /// shard opened (its local port is in that shard's ephemeral range): the
+    /// caller hands the frame to that shard.
+    pub fn handle_frame(&mut self, now: Instant, frame: &[u8]) -> Rx {
         self.stats.frames_in += 1;
         let Ok(eth) = EthernetFrame::new_checked(frame) else {
             self.stats.bad_ethernet += 1;
-            return;
+            return Rx::Done;
         };
         let Ok(eth_repr) = EthernetRepr::parse(&eth) else {
             self.stats.bad_ethernet += 1;
-            return;
+            return Rx::Done;
         };
         let payload = &frame[ethernet::HEADER_LEN..];
         let to_us = eth_repr.dst_addr == self.cfg.mac;
@@ -36,10 +49,11 @@ impl Endpoint {
             EtherType::Arp if to_us || eth_repr.dst_addr.is_broadcast() => {
                 self.handle_arp(now, payload)
             }
-            EtherType::Ipv4 if to_us => self.handle_ipv4(now, eth_repr.src_addr, payload),
+            EtherType::Ipv4 if to_us => return self.handle_ipv4(now, eth_repr.src_addr, payload),
             EtherType::Arp | EtherType::Ipv4 => self.stats.not_our_mac += 1,
             EtherType::Ipv6 | EtherType::Unknown(_) => self.stats.other_ethertype += 1,
         }
+        Rx::Done
     }
 
     fn handle_arp(&mut self, now: Instant, bytes: &[u8]) {
@@ -59,41 +73,41 @@ impl Endpoint {
         }
     }
 
-    fn handle_ipv4(&mut self, now: Instant, src_mac: EthernetAddress, bytes: &[u8]) {
+    fn handle_ipv4(&mut self, now: Instant, src_mac: EthernetAddress, bytes: &[u8]) -> Rx {
         let packet = match Ipv4Packet::new_checked(bytes) {
             Ok(p) => p,
             Err(_) => {
                 self.stats.bad_ip += 1;
-                return;
+                return Rx::Done;
             }
         };
         let ip = match Ipv4Repr::parse(&packet, self.cfg.verify_checksums) {
             Ok(r) => r,
             Err(Error::BadChecksum) => {
                 self.stats.bad_ip_checksum += 1;
-                return;
+                return Rx::Done;
             }
             Err(Error::Fragmented) => {
                 self.stats.ip_fragments += 1;
-                return;
+                return Rx::Done;
             }
             Err(_) => {
                 self.stats.bad_ip += 1;
-                return;
+                return Rx::Done;
             }
         };
         if ip.dst_addr != self.cfg.addr {
             self.stats.not_our_ip += 1;
-            return;
+            return Rx::Done;
         }
         if !is_unicast_source(ip.src_addr) || ip.src_addr == self.cfg.addr {
             // RFC 1122 4.2.3.10: never answer, never connect.
             self.stats.bad_source += 1;
-            return;
+            return Rx::Done;
         }
         if ip.protocol != IpProtocol::Tcp {
             self.stats.other_protocol += 1;
-            return;
+            return Rx::Done;
         }
         self.glean(now, ip.src_addr, src_mac);
         // The IP payload, without the Ethernet padding of short frames.
@@ -105,22 +119,22 @@ impl Endpoint {
             Ok(s) => s,
             Err(Error::BadChecksum) => {
                 self.stats.bad_tcp_checksum += 1;
-                return;
+                return Rx::Done;
             }
             Err(_) => {
                 self.stats.bad_tcp += 1;
-                return;
+                return Rx::Done;
             }
         };
         if seg.src_port == 0 || seg.dst_port == 0 {
             self.stats.bad_tcp += 1;
-            return;
+            return Rx::Done;
         }
         let tuple = FourTuple {
             local: SocketAddrV4::new(ip.dst_addr, seg.dst_port),
             remote: SocketAddrV4::new(ip.src_addr, seg.src_port),
         };
-        self.handle_segment(now, src_mac, tuple, &seg);
+        self.handle_segment(now, src_mac, tuple, &seg)
     }
 
     /// The demux: the tuple's connection, else a listener, else a reset.
@@ -130,7 +144,7 @@ impl Endpoint {
         src_mac: EthernetAddress,
         tuple: FourTuple,
         seg: &TcpRepr<'_>,
-    ) {
+    ) -> Rx {
         if let Some(&index) = self.tuples.get(&tuple) {
             let index = index as usize;
             if self.syn_replaces_time_wait(index, seg) {
@@ -139,13 +153,28 @@ impl Endpoint {
                 self.reap(index);
             } else {
                 self.deliver_to_connection(now, index, seg);
-                return;
+                return Rx::Done;
             }
         }
-        match self.listener_index(tuple.local.port()) {
+        let port = tuple.local.port();
+        match self.listener_index(port) {
             Some(listener) => self.deliver_to_listener(now, src_mac, listener, tuple, seg),
-            None => self.closed_port(src_mac, tuple, seg),
+            None => {
+                if let Some(&(_, shard)) = self
+                    .cfg
+                    .foreign_ports
+                    .iter()
+                    .find(|(range, _)| range.contains(port))
+                {
+                    // Another shard's active open: its queue was not the one
+                    // this reply hashed to.
+                    self.stats.foreign += 1;
+                    return Rx::Foreign(shard);
+                }
+                self.closed_port(src_mac, tuple, seg)
+            }
         }
+        Rx::Done
     }
 
     fn deliver_to_connection(&mut self, now: Instant, index: usize, seg: &TcpRepr<'_>) {

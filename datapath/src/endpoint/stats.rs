@@ -80,4 +80,6 @@ pub struct EndpointStats {
     pub events_dropped: u64,
     /// Connections reaped (slot and port freed).
     pub reaped: u64,
+    /// Segments of another shard's connection, handed to that shard.
+    pub foreign: u64,
 }
