@@ -67,6 +67,8 @@ pub enum EndpointError {
     NoArpReply(Ipv4Addr),
     #[error("{0}")]
     Conn(ConnError),
+    #[error("bad connection options: {0}")]
+    Options(crate::tcp::ConfigError),
 }
 
 impl From<ConnError> for EndpointError {

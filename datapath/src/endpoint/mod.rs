@@ -98,6 +98,8 @@ struct Slot {
 struct Listener {
     port: u16,
     backlog: usize,
+    /// Options of the connections it accepts.
+    tcp: TcpConfig,
     /// Connections created from SYNs and not yet accepted (SYN-RECEIVED or
     /// queued for accept).
     pending: usize,
@@ -215,6 +217,20 @@ impl Endpoint {
     /// Listens on `port` of our address; at most `backlog` (capped by
     /// `max_backlog`) connections may wait between SYN and `accept`.
     pub fn listen(&mut self, port: u16, backlog: usize) -> Result<ListenerId, EndpointError> {
+        let tcp = self.tcp.clone();
+        self.listen_with(port, backlog, tcp)
+    }
+
+    /// Like [`Endpoint::listen`], with options of its own for the connections
+    /// it accepts (buffer sizes, Nagle, keepalive, timeouts...); the MSS is
+    /// still the one the MTU allows.
+    pub fn listen_with(
+        &mut self,
+        port: u16,
+        backlog: usize,
+        tcp: TcpConfig,
+    ) -> Result<ListenerId, EndpointError> {
+        let tcp = self.with_link_mss(tcp)?;
         if port == 0 {
             return Err(EndpointError::PortZero);
         }
@@ -229,6 +245,7 @@ impl Endpoint {
         let slot = &mut self.listeners[index];
         slot.listener = Some(Listener {
             port,
+            tcp,
             backlog: backlog.clamp(1, self.cfg.max_backlog),
             pending: 0,
             accept_queue: VecDeque::with_capacity(backlog.clamp(1, self.cfg.max_backlog)),
@@ -301,6 +318,18 @@ impl Endpoint {
     /// Active open to `remote` from an ephemeral port (RFC 6056); the SYN
     /// leaves through `poll_frame` once the next hop is resolved.
     pub fn connect(&mut self, now: Instant, remote: SocketAddrV4) -> Result<ConnId, EndpointError> {
+        let tcp = self.tcp.clone();
+        self.connect_with(now, remote, tcp)
+    }
+
+    /// Like [`Endpoint::connect`], with options of its own.
+    pub fn connect_with(
+        &mut self,
+        now: Instant,
+        remote: SocketAddrV4,
+        tcp: TcpConfig,
+    ) -> Result<ConnId, EndpointError> {
+        let tcp = self.with_link_mss(tcp)?;
         if remote.port() == 0 {
             return Err(EndpointError::PortZero);
         }
@@ -327,7 +356,7 @@ impl Endpoint {
             ));
         }
         let iss = self.isn.isn(now, local.into(), remote.into());
-        let mut conn = match Connection::connect(now, local, remote, iss, self.tcp.clone()) {
+        let mut conn = match Connection::connect(now, local, remote, iss, tcp) {
             Ok(c) => c,
             Err(_) => unreachable_config(),
         };
@@ -680,6 +709,22 @@ impl Endpoint {
         if self.next_hop(src) == Some(src) {
             self.neighbors.learn(now, src, mac);
         }
+    }
+
+    /// Per-connection options with the MSS the link allows (at most), checked.
+    fn with_link_mss(&self, tcp: TcpConfig) -> Result<TcpConfig, EndpointError> {
+        let tcp = TcpConfig {
+            mss: tcp.mss.min(self.tcp.mss),
+            ..tcp
+        };
+        tcp.validate().map_err(EndpointError::Options)?;
+        Ok(tcp)
+    }
+
+    /// Turns Nagle's algorithm off (true) or on for one connection.
+    pub fn set_nodelay(&mut self, id: ConnId, nodelay: bool) -> Result<(), EndpointError> {
+        self.app_entry(id)?.conn.set_nodelay(nodelay);
+        Ok(())
     }
 
     fn next_hop(&self, dst: Ipv4Addr) -> Option<Ipv4Addr> {

@@ -243,6 +243,7 @@ impl Endpoint {
             self.stats.backlog_full += 1;
             return;
         }
+        let tcp = l.tcp.clone();
         if self.live >= self.cfg.max_connections {
             self.stats.conn_limit += 1;
             return;
@@ -252,11 +253,10 @@ impl Endpoint {
             return;
         };
         let iss = self.isn_for(now, &tuple);
-        let mut conn =
-            match Connection::listen(now, tuple.local, tuple.remote, iss, self.tcp.clone()) {
-                Ok(c) => c,
-                Err(_) => super::unreachable_config(),
-            };
+        let mut conn = match Connection::listen(now, tuple.local, tuple.remote, iss, tcp) {
+            Ok(c) => c,
+            Err(_) => super::unreachable_config(),
+        };
         conn.set_ts_offset(self.isn.ts_offset(tuple.local.into(), tuple.remote.into()));
         conn.handle_segment(now, seg);
         self.stats.passive_opens += 1;

@@ -886,3 +886,44 @@ fn a_neighbour_seeded_from_outside_is_used_without_arp() {
         "a SYN, no ARP"
     );
 }
+
+#[test]
+fn per_connection_options_apply_and_bad_ones_are_refused() {
+    let mut b = lone_b();
+    let now = Instant::from_millis(5);
+    let small = TcpConfig {
+        recv_buffer: 4096,
+        send_buffer: 4096,
+        nodelay: false,
+        ..TcpConfig::default()
+    };
+    b.add_neighbor(now, A_IP, PEER.0);
+    let id = b
+        .connect_with(now, SocketAddrV4::new(A_IP, PORT), small.clone())
+        .unwrap();
+    let out = drain(&mut b, now);
+    let (_, first) = parse_tcp(&out[0]).unwrap();
+    assert_eq!(
+        first.window_len, 4096,
+        "the SYN advertises this connection's own buffer"
+    );
+    b.set_nodelay(id, true).unwrap();
+    let bad = TcpConfig {
+        recv_buffer: 10,
+        ..TcpConfig::default()
+    };
+    assert!(matches!(
+        b.connect_with(now, SocketAddrV4::new(A_IP, PORT), bad.clone()),
+        Err(EndpointError::Options(_))
+    ));
+    assert!(matches!(
+        b.listen_with(81, 4, bad),
+        Err(EndpointError::Options(_))
+    ));
+    // A listener's options go to the connections it accepts.
+    b.listen_with(PORT, 4, small).unwrap();
+    b.handle_frame(now, &tcp_frame(PEER, US, &syn(40001, PORT, 1000)));
+    let out = drain(&mut b, now);
+    let (_, syn_ack) = parse_tcp(&out[0]).unwrap();
+    assert_eq!(syn_ack.window_len, 4096);
+}
