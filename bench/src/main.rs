@@ -57,6 +57,10 @@ enum Cmd {
         /// Request and response size in bytes.
         #[arg(long, default_value_t = 64)]
         size: usize,
+        /// Turns a Shunt shard spins without work before it blocks (default:
+        /// the shard's default).
+        #[arg(long)]
+        idle_turns: Option<u32>,
     },
     /// One connection, one direction: goodput of the kernel (with its
     /// offloads) and Shunt, and the raw AF_XDP frame rate times the MSS.
@@ -72,7 +76,11 @@ fn main() {
     let r = match cli.cmd {
         Cmd::Demo { seconds } => demo::run(seconds),
         Cmd::Raw { seconds, sizes } => raw::run(seconds, &sizes),
-        Cmd::Rr { seconds, size } => rr::run(seconds, size),
+        Cmd::Rr {
+            seconds,
+            size,
+            idle_turns,
+        } => rr::run(seconds, size, idle_turns),
         Cmd::Bulk { seconds } => bulk::run(seconds),
     };
     if let Err(e) = r {

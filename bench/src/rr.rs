@@ -82,16 +82,22 @@ pub struct RrReport {
     pub kernel_busy: RrFigure,
     pub shunt: RrFigure,
     pub shunt_detail: ShuntDetail,
+    /// Kernel client (busy-polled) against a Shunt server: which side is slow.
+    pub kernel_to_shunt: RrFigure,
     pub raw: RrFigure,
     pub lost_raw_frames: u64,
 }
 
-pub fn run(seconds: u64, size: usize) -> Result<()> {
+pub fn run(seconds: u64, size: usize, idle_turns: Option<u32>) -> Result<()> {
+    let mut shard = ShardConfig::default();
+    if let Some(n) = idle_turns {
+        shard.idle_turns = n;
+    }
     let opts = RrOpts {
         size,
         warmup: crate::raw::WARMUP,
         window: Duration::from_secs(seconds.max(1)),
-        shard: ShardConfig::default(),
+        shard,
     };
     println!("{}", crate::raw::machine());
     let r = measure_all(&opts)?;
@@ -113,6 +119,8 @@ pub fn measure_all(opts: &RrOpts) -> Result<RrReport> {
         .map_err(|e| BenchError(format!("kernel rr (busy-polled): {e}")))?;
     let (shunt, shunt_detail) =
         shunt_rr(&new_hosts()?, opts).map_err(|e| BenchError(format!("Shunt rr: {e}")))?;
+    let kernel_to_shunt = kernel_client_shunt_server(&new_hosts()?, opts)
+        .map_err(|e| BenchError(format!("kernel client, Shunt server: {e}")))?;
     let (raw, lost_raw_frames) =
         raw_rr(&new_hosts()?, opts).map_err(|e| BenchError(format!("raw AF_XDP echo: {e}")))?;
     Ok(RrReport {
@@ -120,6 +128,7 @@ pub fn measure_all(opts: &RrOpts) -> Result<RrReport> {
         kernel_busy,
         shunt,
         shunt_detail,
+        kernel_to_shunt,
         raw,
         lost_raw_frames,
     })
@@ -137,6 +146,11 @@ fn print_report(opts: &RrOpts, r: &RrReport) {
         opts.size,
         opts.window.as_secs_f64(),
         opts.warmup.as_millis()
+    );
+    println!(
+        "Shunt shards: spin {} idle turns, then block up to {} ms",
+        opts.shard.idle_turns,
+        opts.shard.max_block.as_millis()
     );
     println!();
     println!(
@@ -158,6 +172,7 @@ fn print_report(opts: &RrOpts, r: &RrReport) {
     row("kernel <-> kernel, blocking, NODELAY", &r.kernel_blocking);
     row("kernel <-> kernel, busy-polled", &r.kernel_busy);
     row("Shunt <-> Shunt, busy-polled", &r.shunt);
+    row("kernel client (busy) <-> Shunt server", &r.kernel_to_shunt);
     row(
         &format!("raw AF_XDP echo, {} B frames", opts.size + 54),
         &r.raw,
@@ -537,4 +552,36 @@ fn raw_rr(hosts: &TestHosts, opts: &RrOpts) -> Result<(RrFigure, u64)> {
     let fig = fig?;
     r??;
     Ok(fig)
+}
+
+/// Kernel busy-polling client in B against a Shunt echo server in A: tells
+/// whether a slow Shunt round trip comes from the server side.
+fn kernel_client_shunt_server(hosts: &TestHosts, opts: &RrOpts) -> Result<RrFigure> {
+    let (a, b) = (hosts.a().clone(), hosts.b().clone());
+    let dst = SocketAddrV4::new(a.addr(), SHUNT_PORT);
+    let opts = opts.clone();
+    hosts.a().run_in(move || -> Result<RrFigure> {
+        pin(0);
+        let mut cfg = shunt_config(&a, &opts.shard);
+        cfg.listen_ports = vec![SHUNT_PORT];
+        let _server = Runtime::start(cfg, |_| EchoServer::new(SHUNT_PORT, 8))?;
+        b.run_in(|| -> Result<RrFigure> {
+            pin(1);
+            let hard_deadline = Instant::now() + opts.warmup + opts.window + GRACE;
+            let mut s = TcpStream::connect_timeout(&dst.into(), Duration::from_secs(3))?;
+            s.set_nodelay(true)?;
+            s.set_nonblocking(true)?;
+            let req = vec![0x42u8; opts.size];
+            let mut resp = vec![0u8; opts.size];
+            let start = Instant::now();
+            client_loop(
+                start + opts.warmup,
+                start + opts.warmup + opts.window,
+                || {
+                    write_full(&mut s, &req, hard_deadline)?;
+                    read_full(&mut s, &mut resp, hard_deadline)
+                },
+            )
+        })?
+    })?
 }

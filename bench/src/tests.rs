@@ -37,6 +37,7 @@ fn quick_rr_gives_round_trips_and_ordered_percentiles() {
     sane("kernel blocking", &r.kernel_blocking);
     sane("kernel busy", &r.kernel_busy);
     sane("Shunt", &r.shunt);
+    sane("kernel client, Shunt server", &r.kernel_to_shunt);
     sane("raw", &r.raw);
     assert!(r.shunt_detail.total >= r.shunt.round_trips);
     assert!(r.shunt_detail.client.tx_frames >= r.shunt_detail.total);
