@@ -1,13 +1,19 @@
 //! shunt-bench: load tests on self-made test hosts.
 //!
-//! Today: `demo` (the steering program on a veth pair, with its counters while
-//! the peer sends traffic) and `raw` (the AF_XDP ring layer's packet rates next
-//! to the kernel's UDP sockets on the same link). The kernel-vs-Shunt TCP
-//! comparison comes with the runtime.
+//! `demo` (the steering program on a veth pair, with its counters while the
+//! peer sends traffic), `raw` (the AF_XDP ring layer's packet rates next to
+//! the kernel's UDP sockets on the same link), `rr` (request/response round
+//! trips and latencies: kernel, Shunt, and the raw AF_XDP ceiling) and `bulk`
+//! (one-way goodput: kernel, Shunt, and the raw ceiling).
 
+mod apps;
+mod bulk;
 mod demo;
 mod frames;
 mod raw;
+mod rr;
+#[cfg(test)]
+mod tests;
 
 use clap::{Parser, Subcommand};
 
@@ -41,6 +47,28 @@ enum Cmd {
         #[arg(long, value_delimiter = ',', default_values_t = [64usize, 1514])]
         sizes: Vec<usize>,
     },
+    /// One connection, request/response: round trips per second and latency
+    /// percentiles of the kernel (blocking and busy-polled), Shunt, and a raw
+    /// AF_XDP frame ping-pong (the ceiling).
+    Rr {
+        /// Seconds per measurement.
+        #[arg(long, default_value_t = 3)]
+        seconds: u64,
+        /// Request and response size in bytes.
+        #[arg(long, default_value_t = 64)]
+        size: usize,
+        /// Turns a Shunt shard spins without work before it blocks (default:
+        /// the shard's default).
+        #[arg(long)]
+        idle_turns: Option<u32>,
+    },
+    /// One connection, one direction: goodput of the kernel (with its
+    /// offloads) and Shunt, and the raw AF_XDP frame rate times the MSS.
+    Bulk {
+        /// Seconds per measurement.
+        #[arg(long, default_value_t = 3)]
+        seconds: u64,
+    },
 }
 
 fn main() {
@@ -48,6 +76,12 @@ fn main() {
     let r = match cli.cmd {
         Cmd::Demo { seconds } => demo::run(seconds),
         Cmd::Raw { seconds, sizes } => raw::run(seconds, &sizes),
+        Cmd::Rr {
+            seconds,
+            size,
+            idle_turns,
+        } => rr::run(seconds, size, idle_turns),
+        Cmd::Bulk { seconds } => bulk::run(seconds),
     };
     if let Err(e) = r {
         eprintln!("shunt-bench: {e}");

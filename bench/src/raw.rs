@@ -20,13 +20,14 @@ use xdp_prog::{AttachMode, Steering};
 use crate::{BenchError, Result, frames, pin};
 
 const PORT: u16 = 7000;
-const WARMUP: Duration = Duration::from_millis(500);
+pub(crate) const WARMUP: Duration = Duration::from_millis(500);
 
-/// Packets per second at the sender and the receiver.
+/// Events per second at the sender and the receiver (packets, or bytes for
+/// a stream).
 #[derive(Debug, Clone, Copy)]
-struct Rate {
-    tx_pps: f64,
-    rx_pps: f64,
+pub(crate) struct Rate {
+    pub(crate) tx_pps: f64,
+    pub(crate) rx_pps: f64,
 }
 
 pub fn run(seconds: u64, sizes: &[usize]) -> Result<()> {
@@ -61,7 +62,7 @@ pub fn run(seconds: u64, sizes: &[usize]) -> Result<()> {
         "xsk/udp"
     );
     for &size in sizes {
-        let x = xsk_rate(&hosts, size, window)?;
+        let x = xsk_one_way_rate(&hosts, size, WARMUP, window)?;
         let k = udp_rate(&hosts, size, window)?;
         let gbps = |pps: f64| pps * size as f64 * 8.0 / 1e9;
         println!(
@@ -97,9 +98,17 @@ pub fn machine() -> String {
     format!("machine: {cpu}, {cores} cores, Linux {}", kernel.trim())
 }
 
-/// Runs `sender` in A and `receiver` in B, each pinned, both incrementing
-/// their counter, and measures both rates over `window` after a warm-up.
-fn measure<S, R>(hosts: &TestHosts, window: Duration, sender: S, receiver: R) -> Result<Rate>
+/// Runs `sender` in A (core 0) and `receiver` in B (core 1), both
+/// incrementing their counter, and measures both rates over `window` after
+/// `warmup`. The receiver calls `ready` once it can take traffic; both stop
+/// when the flag is set.
+pub(crate) fn measure<S, R>(
+    hosts: &TestHosts,
+    warmup: Duration,
+    window: Duration,
+    sender: S,
+    receiver: R,
+) -> Result<Rate>
 where
     S: FnOnce(&Host, &AtomicU64, &AtomicBool) -> Result<()> + Send + 'static,
     R: FnOnce(&Host, &AtomicU64, &AtomicBool, &dyn Fn()) -> Result<()> + Send + 'static,
@@ -135,7 +144,7 @@ where
             r
         })
     };
-    std::thread::sleep(WARMUP);
+    std::thread::sleep(warmup);
     let (t0, s0, r0) = (
         Instant::now(),
         sent.load(Ordering::Relaxed),
@@ -161,7 +170,15 @@ where
     })
 }
 
-fn xsk_rate(hosts: &TestHosts, size: usize, window: Duration) -> Result<Rate> {
+/// One-way frame rate of the ring layer: A transmits `size`-byte TCP frames
+/// through its AF_XDP socket as fast as the TX ring takes them, B's steering
+/// program redirects them to B's socket, which busy-polls its RX ring.
+pub(crate) fn xsk_one_way_rate(
+    hosts: &TestHosts,
+    size: usize,
+    warmup: Duration,
+    window: Duration,
+) -> Result<Rate> {
     let (a, b) = (hosts.a().clone(), hosts.b().clone());
     let frame = frames::tcp_frame(a.mac(), b.mac(), a.addr(), b.addr(), 40000, PORT, size);
     let cfg = XskConfig {
@@ -171,6 +188,7 @@ fn xsk_rate(hosts: &TestHosts, size: usize, window: Duration) -> Result<Rate> {
     let rx_cfg = cfg.clone();
     measure(
         hosts,
+        warmup,
         window,
         move |a, sent, stop| {
             let mut xsk = Xsk::bind(a.ifindex(), 0, &cfg)?;
@@ -210,6 +228,7 @@ fn udp_rate(hosts: &TestHosts, size: usize, window: Duration) -> Result<Rate> {
     let dst = SocketAddrV4::new(hosts.b().addr(), PORT);
     measure(
         hosts,
+        WARMUP,
         window,
         move |_a, sent, stop| {
             let s = UdpSocket::bind("0.0.0.0:0")?;

@@ -1,0 +1,327 @@
+//! Shard applications the bench runs on Shunt: a request/response client that
+//! times every round trip, a bulk sender and a discarding server. The server
+//! side of request/response is the datapath's `EchoServer` (a response is the
+//! echo of the request).
+
+use std::net::SocketAddrV4;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use datapath::endpoint::{ConnId, EndpointError, EndpointEvent, ListenerId};
+use datapath::shard::{App, Ctx};
+use datapath::tcp::{ConnError, ConnStats, Event};
+use hdrhistogram::Histogram;
+
+/// A histogram of nanoseconds, 3 significant digits, up to a minute.
+pub fn new_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("constant bounds are valid")
+}
+
+/// One connection, request/response: sends `size` bytes, waits for `size`
+/// bytes back, and issues the next request from the callback in which the
+/// response completed. Round trips are timed with the monotonic clock and
+/// recorded once `warmup` has passed since the handshake; after `window` more
+/// it stops issuing requests and sets `done`.
+#[derive(Debug)]
+pub struct RrClient {
+    remote: SocketAddrV4,
+    req: Vec<u8>,
+    buf: Vec<u8>,
+    warmup: Duration,
+    window: Duration,
+    conn: Option<ConnId>,
+    sent: usize,
+    got: usize,
+    issued: Option<Instant>,
+    measure_from: Option<Instant>,
+    stop_at: Option<Instant>,
+    /// Round-trip times of the measured window, in nanoseconds.
+    pub hist: Histogram<u64>,
+    /// First and last instant of the measured window.
+    pub window_start: Option<Instant>,
+    pub window_end: Option<Instant>,
+    /// Round trips in the window.
+    pub measured: u64,
+    /// Round trips since the handshake, warm-up included.
+    pub total: u64,
+    /// The connection's counters when the window ended.
+    pub conn_stats: Option<ConnStats>,
+    pub done: bool,
+    pub error: Option<String>,
+}
+
+impl RrClient {
+    pub fn new(remote: SocketAddrV4, size: usize, warmup: Duration, window: Duration) -> RrClient {
+        RrClient {
+            remote,
+            req: vec![0x42; size.max(1)],
+            buf: vec![0; size.max(1).max(2048)],
+            warmup,
+            window,
+            conn: None,
+            sent: 0,
+            got: 0,
+            issued: None,
+            measure_from: None,
+            stop_at: None,
+            hist: new_histogram(),
+            window_start: None,
+            window_end: None,
+            measured: 0,
+            total: 0,
+            conn_stats: None,
+            done: false,
+            error: None,
+        }
+    }
+
+    /// Opens the connection (call once the peer's MAC is known).
+    pub fn start(&mut self, ctx: &mut Ctx<'_>) {
+        match ctx.endpoint.connect(ctx.now, self.remote) {
+            Ok(id) => self.conn = Some(id),
+            Err(e) => self.fail(format!("connect: {e}")),
+        }
+    }
+
+    fn fail(&mut self, e: String) {
+        self.error.get_or_insert(e);
+        self.done = true;
+    }
+
+    fn issue(&mut self, ctx: &mut Ctx<'_>) {
+        self.sent = 0;
+        self.got = 0;
+        self.issued = Some(Instant::now());
+        self.push(ctx);
+    }
+
+    fn push(&mut self, ctx: &mut Ctx<'_>) {
+        let Some(id) = self.conn else { return };
+        while self.sent < self.req.len() {
+            match ctx.endpoint.send(id, &self.req[self.sent..]) {
+                Ok(0) => return,
+                Ok(n) => self.sent += n,
+                Err(e) => return self.fail(format!("send: {e}")),
+            }
+        }
+    }
+
+    fn pull(&mut self, ctx: &mut Ctx<'_>) {
+        let Some(id) = self.conn else { return };
+        loop {
+            match ctx.endpoint.recv(id, &mut self.buf) {
+                Ok(0) => return,
+                Ok(n) => self.got += n,
+                Err(EndpointError::Conn(ConnError::Finished)) => {
+                    return self.fail("the server closed the connection".into());
+                }
+                Err(e) => return self.fail(format!("recv: {e}")),
+            }
+            if self.got >= self.req.len() {
+                if self.got > self.req.len() {
+                    return self.fail("the response is longer than the request".into());
+                }
+                self.complete(ctx, id);
+                if self.done {
+                    return;
+                }
+            }
+        }
+    }
+
+    fn complete(&mut self, ctx: &mut Ctx<'_>, id: ConnId) {
+        let now = Instant::now();
+        let (Some(issued), Some(from), Some(stop)) = (self.issued, self.measure_from, self.stop_at)
+        else {
+            return;
+        };
+        self.total += 1;
+        if issued >= from {
+            let ns = (now - issued).as_nanos() as u64;
+            let _ = self.hist.record(ns.max(1));
+            self.measured += 1;
+            self.window_start.get_or_insert(issued);
+            self.window_end = Some(now);
+        }
+        if now >= stop {
+            self.conn_stats = ctx.endpoint.conn_stats(id).ok();
+            self.done = true;
+            return;
+        }
+        self.issue(ctx);
+    }
+}
+
+impl App for RrClient {
+    fn on_event(&mut self, ctx: &mut Ctx<'_>, event: EndpointEvent) {
+        if self.done {
+            return;
+        }
+        match event {
+            EndpointEvent::Conn(_, Event::Connected) => {
+                let now = Instant::now();
+                self.measure_from = Some(now + self.warmup);
+                self.stop_at = Some(now + self.warmup + self.window);
+                self.issue(ctx);
+            }
+            EndpointEvent::Conn(_, Event::Readable) => self.pull(ctx),
+            EndpointEvent::Conn(_, Event::Writable) => self.push(ctx),
+            EndpointEvent::Conn(_, Event::PeerClosed | Event::Closed) => {
+                self.fail("the server closed the connection".into())
+            }
+            EndpointEvent::Conn(_, Event::Error(e)) => self.fail(format!("connection: {e}")),
+            EndpointEvent::Unreachable(_, ip) => self.fail(format!("no ARP reply from {ip}")),
+            EndpointEvent::Acceptable(_) => {}
+        }
+    }
+}
+
+const CHUNK: usize = 64 * 1024;
+
+/// One connection that sends as fast as the send buffer and the windows
+/// allow, from the callbacks and every turn.
+#[derive(Debug)]
+pub struct BulkSender {
+    remote: SocketAddrV4,
+    data: Box<[u8]>,
+    conn: Option<ConnId>,
+    connected: bool,
+    /// Bytes the send buffer took so far.
+    pub sent: Arc<AtomicU64>,
+    pub error: Option<String>,
+}
+
+impl BulkSender {
+    pub fn new(remote: SocketAddrV4) -> BulkSender {
+        BulkSender {
+            remote,
+            data: vec![0x5a; CHUNK].into_boxed_slice(),
+            conn: None,
+            connected: false,
+            sent: Arc::new(AtomicU64::new(0)),
+            error: None,
+        }
+    }
+
+    pub fn start(&mut self, ctx: &mut Ctx<'_>) {
+        match ctx.endpoint.connect(ctx.now, self.remote) {
+            Ok(id) => self.conn = Some(id),
+            Err(e) => self.error = Some(format!("connect: {e}")),
+        }
+    }
+
+    /// The connection's counters.
+    pub fn conn_stats(&self, ctx: &Ctx<'_>) -> Option<ConnStats> {
+        ctx.endpoint.conn_stats(self.conn?).ok()
+    }
+
+    fn fill(&mut self, ctx: &mut Ctx<'_>) -> bool {
+        let (Some(id), true, None) = (self.conn, self.connected, &self.error) else {
+            return false;
+        };
+        let mut total = 0u64;
+        loop {
+            match ctx.endpoint.send(id, &self.data) {
+                Ok(0) => break,
+                Ok(n) => total += n as u64,
+                Err(e) => {
+                    self.error = Some(format!("send: {e}"));
+                    break;
+                }
+            }
+        }
+        if total > 0 {
+            self.sent.fetch_add(total, Ordering::Relaxed);
+        }
+        total > 0
+    }
+}
+
+impl App for BulkSender {
+    fn on_event(&mut self, ctx: &mut Ctx<'_>, event: EndpointEvent) {
+        match event {
+            EndpointEvent::Conn(_, Event::Connected) => {
+                self.connected = true;
+                self.fill(ctx);
+            }
+            EndpointEvent::Conn(_, Event::Writable) => {
+                self.fill(ctx);
+            }
+            EndpointEvent::Conn(_, Event::Error(e)) => {
+                self.error.get_or_insert(format!("connection: {e}"));
+            }
+            EndpointEvent::Conn(_, Event::PeerClosed | Event::Closed) => {
+                self.error
+                    .get_or_insert("the server closed the connection".into());
+            }
+            EndpointEvent::Unreachable(_, ip) => {
+                self.error.get_or_insert(format!("no ARP reply from {ip}"));
+            }
+            EndpointEvent::Conn(_, Event::Readable) | EndpointEvent::Acceptable(_) => {}
+        }
+    }
+
+    fn on_turn(&mut self, ctx: &mut Ctx<'_>) -> bool {
+        self.fill(ctx)
+    }
+}
+
+/// Accepts every connection on `port` and throws away what it reads,
+/// counting the bytes.
+#[derive(Debug)]
+pub struct Discard {
+    port: u16,
+    listener: Option<ListenerId>,
+    buf: Box<[u8]>,
+    /// Bytes read so far.
+    pub received: Arc<AtomicU64>,
+    pub error: Option<String>,
+}
+
+impl Discard {
+    pub fn new(port: u16) -> Discard {
+        Discard {
+            port,
+            listener: None,
+            buf: vec![0; CHUNK].into_boxed_slice(),
+            received: Arc::new(AtomicU64::new(0)),
+            error: None,
+        }
+    }
+
+    fn drain(&mut self, ctx: &mut Ctx<'_>, id: ConnId) {
+        let mut total = 0u64;
+        loop {
+            match ctx.endpoint.recv(id, &mut self.buf) {
+                Ok(0) => break,
+                Ok(n) => total += n as u64,
+                Err(EndpointError::Conn(ConnError::Finished)) => {
+                    let _ = ctx.endpoint.close(ctx.now, id);
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        if total > 0 {
+            self.received.fetch_add(total, Ordering::Relaxed);
+        }
+    }
+}
+
+impl App for Discard {
+    fn on_start(&mut self, ctx: &mut Ctx<'_>) {
+        match ctx.endpoint.listen(self.port, 16) {
+            Ok(l) => self.listener = Some(l),
+            Err(e) => self.error = Some(format!("listen on {}: {e}", self.port)),
+        }
+    }
+
+    fn on_event(&mut self, ctx: &mut Ctx<'_>, event: EndpointEvent) {
+        match event {
+            EndpointEvent::Acceptable(l) => while let Ok(Some(_)) = ctx.endpoint.accept(l) {},
+            EndpointEvent::Conn(id, Event::Readable | Event::PeerClosed) => self.drain(ctx, id),
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,587 @@
+//! `shunt-bench rr`: one connection, request/response, on a self-made veth
+//! pair. The client (host B, core 1) sends `size` bytes, waits for the whole
+//! `size`-byte response from the server (host A, core 0), and sends the next
+//! request at once. Each round trip is timed with the monotonic clock; round
+//! trips that start after the warm-up and before the end of the window are
+//! counted and go into an hdrhistogram.
+//!
+//! Four figures on the same link: the kernel with blocking sockets, the kernel
+//! with both ends spinning on non-blocking sockets, Shunt on both ends (one
+//! runtime per host, busy-polling), and the ceiling: two AF_XDP sockets
+//! ping-ponging one `size + 54`-byte frame through the steering program.
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddrV4, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use control::{Runtime, RuntimeConfig};
+use datapath::apps::EchoServer;
+use datapath::io::xdp::{Xsk, XskConfig};
+use datapath::shard::{ShardConfig, ShardStats};
+use datapath::tcp::ConnStats;
+use hdrhistogram::Histogram;
+use testhosts::{Config, Host, TestHosts};
+use xdp_prog::{AttachMode, Steering};
+
+use crate::apps::{RrClient, new_histogram};
+use crate::{BenchError, Result, frames, pin};
+
+const KERNEL_PORT: u16 = 7100;
+const SHUNT_PORT: u16 = 7101;
+const RAW_PORT: u16 = 7102;
+/// Longest a run may take beyond warm-up and window before it is called stuck.
+const GRACE: Duration = Duration::from_secs(5);
+
+/// How to run the figures.
+#[derive(Debug, Clone)]
+pub struct RrOpts {
+    pub size: usize,
+    pub warmup: Duration,
+    pub window: Duration,
+    /// Both Shunt shards poll like this.
+    pub shard: ShardConfig,
+}
+
+/// One figure: round trips counted over a window, and their latencies.
+#[derive(Debug)]
+pub struct RrFigure {
+    pub round_trips: u64,
+    pub secs: f64,
+    /// Nanoseconds.
+    pub hist: Histogram<u64>,
+}
+
+impl RrFigure {
+    pub fn rate(&self) -> f64 {
+        self.round_trips as f64 / self.secs.max(1e-9)
+    }
+    /// The `q` quantile in microseconds.
+    pub fn us(&self, q: f64) -> f64 {
+        self.hist.value_at_quantile(q) as f64 / 1e3
+    }
+    pub fn max_us(&self) -> f64 {
+        self.hist.max() as f64 / 1e3
+    }
+}
+
+/// What Shunt's shards did during the Shunt figure.
+#[derive(Debug, Clone, Copy)]
+pub struct ShuntDetail {
+    /// Round trips over the whole run (warm-up included).
+    pub total: u64,
+    pub client: ShardStats,
+    pub server: ShardStats,
+    pub conn: Option<ConnStats>,
+}
+
+#[derive(Debug)]
+pub struct RrReport {
+    pub kernel_blocking: RrFigure,
+    pub kernel_busy: RrFigure,
+    pub shunt: RrFigure,
+    pub shunt_detail: ShuntDetail,
+    /// Kernel client (busy-polled) against a Shunt server: which side is slow.
+    pub kernel_to_shunt: RrFigure,
+    pub raw: RrFigure,
+    pub lost_raw_frames: u64,
+}
+
+pub fn run(seconds: u64, size: usize, idle_turns: Option<u32>) -> Result<()> {
+    let mut shard = ShardConfig::default();
+    if let Some(n) = idle_turns {
+        shard.idle_turns = n;
+    }
+    let opts = RrOpts {
+        size,
+        warmup: crate::raw::WARMUP,
+        window: Duration::from_secs(seconds.max(1)),
+        shard,
+    };
+    println!("{}", crate::raw::machine());
+    let r = measure_all(&opts)?;
+    print_report(&opts, &r);
+    Ok(())
+}
+
+/// Runs the four figures, each on fresh test hosts.
+pub fn measure_all(opts: &RrOpts) -> Result<RrReport> {
+    if !(1..=1400).contains(&opts.size) {
+        return Err(BenchError(format!(
+            "request size {} is outside 1..=1400 (one frame each way)",
+            opts.size
+        )));
+    }
+    let kernel_blocking = kernel_rr(&new_hosts()?, opts, false)
+        .map_err(|e| BenchError(format!("kernel rr (blocking): {e}")))?;
+    let kernel_busy = kernel_rr(&new_hosts()?, opts, true)
+        .map_err(|e| BenchError(format!("kernel rr (busy-polled): {e}")))?;
+    let (shunt, shunt_detail) =
+        shunt_rr(&new_hosts()?, opts).map_err(|e| BenchError(format!("Shunt rr: {e}")))?;
+    let kernel_to_shunt = kernel_client_shunt_server(&new_hosts()?, opts)
+        .map_err(|e| BenchError(format!("kernel client, Shunt server: {e}")))?;
+    let (raw, lost_raw_frames) =
+        raw_rr(&new_hosts()?, opts).map_err(|e| BenchError(format!("raw AF_XDP echo: {e}")))?;
+    Ok(RrReport {
+        kernel_blocking,
+        kernel_busy,
+        shunt,
+        shunt_detail,
+        kernel_to_shunt,
+        raw,
+        lost_raw_frames,
+    })
+}
+
+fn new_hosts() -> Result<TestHosts> {
+    TestHosts::new(Config::default())
+        .map_err(|e| BenchError(format!("creating test hosts (needs root): {e}")))
+}
+
+fn print_report(opts: &RrOpts, r: &RrReport) {
+    println!(
+        "veth pair, MTU 1500, one connection, {} B requests and {} B responses, {} s per figure after {} ms warm-up, server in host A on core 0, client in host B on core 1",
+        opts.size,
+        opts.size,
+        opts.window.as_secs_f64(),
+        opts.warmup.as_millis()
+    );
+    println!(
+        "Shunt shards: spin {} idle turns, then block up to {} ms",
+        opts.shard.idle_turns,
+        opts.shard.max_block.as_millis()
+    );
+    println!();
+    println!(
+        "{:<38} | {:>10} | {:>8} {:>8} {:>8} {:>8} {:>8}",
+        "", "rt/s", "p50 us", "p90 us", "p99 us", "p99.9 us", "max us"
+    );
+    let row = |name: &str, f: &RrFigure| {
+        println!(
+            "{:<38} | {:>10.0} | {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>8.1}",
+            name,
+            f.rate(),
+            f.us(0.5),
+            f.us(0.9),
+            f.us(0.99),
+            f.us(0.999),
+            f.max_us()
+        );
+    };
+    row("kernel <-> kernel, blocking, NODELAY", &r.kernel_blocking);
+    row("kernel <-> kernel, busy-polled", &r.kernel_busy);
+    row("Shunt <-> Shunt, busy-polled", &r.shunt);
+    row("kernel client (busy) <-> Shunt server", &r.kernel_to_shunt);
+    row(
+        &format!("raw AF_XDP echo, {} B frames", opts.size + 54),
+        &r.raw,
+    );
+    println!();
+    let ratio = |a: f64, b: f64| a / b.max(1e-9);
+    println!(
+        "Shunt / kernel busy-polled: {:.2}x round trips/s, {:.2}x p50, {:.2}x p99",
+        ratio(r.shunt.rate(), r.kernel_busy.rate()),
+        ratio(r.shunt.us(0.5), r.kernel_busy.us(0.5)),
+        ratio(r.shunt.us(0.99), r.kernel_busy.us(0.99)),
+    );
+    println!(
+        "Shunt / raw AF_XDP ceiling: {:.2}x round trips/s, {:.2}x p50",
+        ratio(r.shunt.rate(), r.raw.rate()),
+        ratio(r.shunt.us(0.5), r.raw.us(0.5)),
+    );
+    let d = &r.shunt_detail;
+    let per = |x: u64| x as f64 / d.total.max(1) as f64;
+    println!(
+        "Shunt per round trip (whole run, {} round trips): client {:.2} frames out, {:.2} in, {:.1} turns, {:.3} blocks; server {:.2} frames out, {:.2} in, {:.1} turns",
+        d.total,
+        per(d.client.tx_frames),
+        per(d.client.rx_frames),
+        per(d.client.turns),
+        per(d.client.blocks),
+        per(d.server.tx_frames),
+        per(d.server.rx_frames),
+        per(d.server.turns),
+    );
+    if let Some(c) = &d.conn {
+        println!(
+            "Shunt client connection: {} segments out, {} in, {} retransmits, {} RTOs",
+            c.segs_out, c.segs_in, c.retransmits, c.rtos
+        );
+    }
+    if r.lost_raw_frames > 0 {
+        println!(
+            "raw echo: {} frames lost and resent after 20 ms",
+            r.lost_raw_frames
+        );
+    }
+    println!(
+        "(kernel busy-polled and Shunt spin on both cores; frames carry {} B of TCP/IP/Ethernet headers for the kernel and Shunt, timestamps included)",
+        66
+    );
+}
+
+/// Times round trips until `stop_at`, recording those that start at or
+/// after `from`. `rt` does one round trip; it returns false on end of stream.
+fn client_loop(
+    from: Instant,
+    stop_at: Instant,
+    mut rt: impl FnMut() -> std::io::Result<bool>,
+) -> Result<RrFigure> {
+    let mut hist = new_histogram();
+    let (mut n, mut first, mut last) = (0u64, None, None);
+    loop {
+        let t0 = Instant::now();
+        if t0 >= stop_at {
+            break;
+        }
+        if !rt()? {
+            return Err(BenchError("the server closed the connection".into()));
+        }
+        let t1 = Instant::now();
+        if t0 >= from {
+            let _ = hist.record(((t1 - t0).as_nanos() as u64).max(1));
+            n += 1;
+            first.get_or_insert(t0);
+            last = Some(t1);
+        }
+    }
+    let (Some(first), Some(last)) = (first, last) else {
+        return Err(BenchError("no round trip completed in the window".into()));
+    };
+    Ok(RrFigure {
+        round_trips: n,
+        secs: (last - first).as_secs_f64(),
+        hist,
+    })
+}
+
+/// Reads exactly `buf.len()` bytes; false on end of stream. Spins on
+/// `WouldBlock` (non-blocking sockets); gives up at `deadline`.
+fn read_full(s: &mut TcpStream, buf: &mut [u8], deadline: Instant) -> std::io::Result<bool> {
+    let mut got = 0;
+    while got < buf.len() {
+        match s.read(&mut buf[got..]) {
+            Ok(0) => return Ok(false),
+            Ok(n) => got += n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
+                ) =>
+            {
+                if Instant::now() >= deadline {
+                    return Err(std::io::Error::new(ErrorKind::TimedOut, "no response"));
+                }
+                std::hint::spin_loop();
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(true)
+}
+
+fn write_full(s: &mut TcpStream, buf: &[u8], deadline: Instant) -> std::io::Result<()> {
+    let mut off = 0;
+    while off < buf.len() {
+        match s.write(&buf[off..]) {
+            Ok(n) => off += n,
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {
+                if Instant::now() >= deadline {
+                    return Err(std::io::Error::new(ErrorKind::TimedOut, "send stuck"));
+                }
+                std::hint::spin_loop();
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Accepts one connection on a non-blocking listener, giving up at `deadline`
+/// or when `stop` is set.
+pub(crate) fn accept_one(
+    l: &TcpListener,
+    stop: &AtomicBool,
+    deadline: Instant,
+) -> Result<Option<TcpStream>> {
+    l.set_nonblocking(true)?;
+    loop {
+        match l.accept() {
+            Ok((s, _)) => {
+                s.set_nonblocking(false)?;
+                return Ok(Some(s));
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                if stop.load(Ordering::Relaxed) || Instant::now() >= deadline {
+                    return Ok(None);
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Kernel client in B, kernel echo server in A, TCP_NODELAY on both;
+/// `busy`: both sockets non-blocking and spinning.
+fn kernel_rr(hosts: &TestHosts, opts: &RrOpts, busy: bool) -> Result<RrFigure> {
+    let (a, b) = (hosts.a().clone(), hosts.b().clone());
+    let dst = SocketAddrV4::new(a.addr(), KERNEL_PORT);
+    let hard_deadline = Instant::now() + opts.warmup + opts.window + GRACE;
+    let size = opts.size;
+    let stop = Arc::new(AtomicBool::new(false));
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let server = {
+        let stop = stop.clone();
+        a.spawn_thread(move || -> Result<()> {
+            pin(0);
+            let l = TcpListener::bind(dst)?;
+            let _ = ready_tx.send(());
+            let Some(mut s) = accept_one(&l, &stop, hard_deadline)? else {
+                return Ok(());
+            };
+            s.set_nodelay(true)?;
+            if busy {
+                s.set_nonblocking(true)?;
+            } else {
+                s.set_read_timeout(Some(Duration::from_millis(100)))?;
+            }
+            let mut buf = vec![0u8; size];
+            while read_full(&mut s, &mut buf, hard_deadline)? {
+                write_full(&mut s, &buf, hard_deadline)?;
+            }
+            Ok(())
+        })
+    };
+    let ready = ready_rx.recv_timeout(Duration::from_secs(5));
+    let client = ready.is_ok().then(|| {
+        let warmup = opts.warmup;
+        let window = opts.window;
+        b.spawn_thread(move || -> Result<RrFigure> {
+            pin(1);
+            let mut s = TcpStream::connect_timeout(&dst.into(), Duration::from_secs(3))?;
+            s.set_nodelay(true)?;
+            if busy {
+                s.set_nonblocking(true)?;
+            } else {
+                s.set_read_timeout(Some(Duration::from_millis(100)))?;
+            }
+            let req = vec![0x42u8; size];
+            let mut resp = vec![0u8; size];
+            let start = Instant::now();
+            client_loop(start + warmup, start + warmup + window, || {
+                write_full(&mut s, &req, hard_deadline)?;
+                read_full(&mut s, &mut resp, hard_deadline)
+            })
+        })
+    });
+    let fig = match client {
+        Some(c) => c
+            .join()
+            .map_err(|_| BenchError("the client panicked".into()))??,
+        None => Err(BenchError("the server did not start".into())),
+    };
+    stop.store(true, Ordering::Relaxed);
+    let served = server
+        .join()
+        .map_err(|_| BenchError("the server panicked".into()))?;
+    let fig = fig?;
+    served??;
+    Ok(fig)
+}
+
+pub(crate) fn shunt_config(host: &Host, shard: &ShardConfig) -> RuntimeConfig {
+    let mut cfg = RuntimeConfig::new(host.ifname(), host.addr(), 24);
+    cfg.shard = shard.clone();
+    // The caller pins the thread that starts the runtime; the shard inherits
+    // its CPU set (the runtime would pin both hosts' shard 0 to core 0).
+    cfg.pin_cores = false;
+    cfg
+}
+
+/// Shunt echo server in A, Shunt request/response client in B.
+fn shunt_rr(hosts: &TestHosts, opts: &RrOpts) -> Result<(RrFigure, ShuntDetail)> {
+    let (a, b) = (hosts.a().clone(), hosts.b().clone());
+    let dst = SocketAddrV4::new(a.addr(), SHUNT_PORT);
+    let opts = opts.clone();
+    hosts.a().run_in(move || -> Result<_> {
+        pin(0);
+        let mut cfg = shunt_config(&a, &opts.shard);
+        cfg.listen_ports = vec![SHUNT_PORT];
+        let server = Runtime::start(cfg, |_| EchoServer::new(SHUNT_PORT, 8))?;
+        let client_side = b.run_in(|| -> Result<_> {
+            pin(1);
+            let (size, warmup, window) = (opts.size, opts.warmup, opts.window);
+            let client = Runtime::start(shunt_config(&b, &opts.shard), move |_| {
+                RrClient::new(dst, size, warmup, window)
+            })?;
+            client.resolve_neighbor(a.addr())?;
+            let h = client
+                .handle(0)
+                .ok_or_else(|| BenchError("the client runtime has no shard".into()))?
+                .clone();
+            h.call(|app, ctx| app.start(ctx))?;
+            let deadline = Instant::now() + warmup + window + GRACE;
+            loop {
+                std::thread::sleep(Duration::from_millis(20));
+                match h.call(|app, _| app.done) {
+                    Ok(true) | Err(_) => break,
+                    Ok(false) if Instant::now() < deadline => {}
+                    Ok(false) => {
+                        return Err(BenchError(format!(
+                            "no end after {} s (client shard: {:?})",
+                            (warmup + window + GRACE).as_secs(),
+                            h.stats()
+                        )));
+                    }
+                }
+            }
+            let stats = h.stats();
+            let app = client
+                .stop()
+                .pop()
+                .ok_or_else(|| BenchError("the client shard panicked".into()))?;
+            Ok((app, stats))
+        })?;
+        let server_stats = server.shard_stats()[0];
+        drop(server.stop());
+        let (app, client_stats) = client_side?;
+        if let Some(e) = app.error {
+            return Err(BenchError(e));
+        }
+        let (Some(first), Some(last)) = (app.window_start, app.window_end) else {
+            return Err(BenchError("no round trip completed in the window".into()));
+        };
+        Ok((
+            RrFigure {
+                round_trips: app.measured,
+                secs: (last - first).as_secs_f64(),
+                hist: app.hist,
+            },
+            ShuntDetail {
+                total: app.total,
+                client: client_stats,
+                server: server_stats,
+                conn: app.conn_stats,
+            },
+        ))
+    })?
+}
+
+/// The ceiling: A sends one `size + 54`-byte frame from its AF_XDP socket, B's
+/// steering program hands it to B's socket, B answers with a frame of the same
+/// size, A's steering program hands that to A's socket; repeat. Both spin.
+/// A frame lost (none should be) is resent after 20 ms and counted.
+fn raw_rr(hosts: &TestHosts, opts: &RrOpts) -> Result<(RrFigure, u64)> {
+    let (a, b) = (hosts.a().clone(), hosts.b().clone());
+    let len = opts.size + 54;
+    let ping = frames::tcp_frame(a.mac(), b.mac(), a.addr(), b.addr(), 40000, RAW_PORT, len);
+    let pong = frames::tcp_frame(b.mac(), a.mac(), b.addr(), a.addr(), 40000, RAW_PORT, len);
+    let stop = Arc::new(AtomicBool::new(false));
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let responder = {
+        let stop = stop.clone();
+        let b = b.clone();
+        b.clone().spawn_thread(move || -> Result<()> {
+            pin(1);
+            let steer = Steering::attach(b.ifindex(), AttachMode::Auto)?;
+            let mut xsk = Xsk::bind(b.ifindex(), 0, &XskConfig::default())?;
+            steer.bind_queue(0, xsk.fd())?;
+            steer.own(b.addr(), RAW_PORT)?;
+            let _ = ready_tx.send(());
+            while !stop.load(Ordering::Relaxed) {
+                let n = xsk.recv(64, |_| {});
+                if n == 0 {
+                    std::hint::spin_loop();
+                    continue;
+                }
+                for _ in 0..n {
+                    xsk.send_copy(&pong);
+                }
+                xsk.kick();
+            }
+            Ok(())
+        })
+    };
+    let fig = match ready_rx.recv_timeout(Duration::from_secs(5)) {
+        Err(_) => Err(BenchError("the responder did not start".into())),
+        Ok(()) => {
+            let (warmup, window) = (opts.warmup, opts.window);
+            let a2 = a.clone();
+            a.run_in(move || -> Result<(RrFigure, u64)> {
+                pin(0);
+                let steer = Steering::attach(a2.ifindex(), AttachMode::Auto)?;
+                let mut xsk = Xsk::bind(a2.ifindex(), 0, &XskConfig::default())?;
+                steer.bind_queue(0, xsk.fd())?;
+                steer.own(a2.addr(), RAW_PORT)?;
+                let mut lost = 0u64;
+                let start = Instant::now();
+                let fig = client_loop(start + warmup, start + warmup + window, || {
+                    loop {
+                        if !xsk.send_copy(&ping) {
+                            return Err(std::io::Error::other("no free TX frame"));
+                        }
+                        xsk.kick();
+                        let sent = Instant::now();
+                        loop {
+                            if xsk.recv(1, |_| {}) > 0 {
+                                return Ok(true);
+                            }
+                            if sent.elapsed() > Duration::from_millis(20) {
+                                lost += 1;
+                                if lost > 100 {
+                                    return Err(std::io::Error::other("more than 100 frames lost"));
+                                }
+                                break;
+                            }
+                            std::hint::spin_loop();
+                        }
+                    }
+                })?;
+                Ok((fig, lost))
+            })
+            .map_err(BenchError::from)
+            .and_then(|r| r)
+        }
+    };
+    stop.store(true, Ordering::Relaxed);
+    let r = responder
+        .join()
+        .map_err(|_| BenchError("the responder panicked".into()))?;
+    let fig = fig?;
+    r??;
+    Ok(fig)
+}
+
+/// Kernel busy-polling client in B against a Shunt echo server in A: tells
+/// whether a slow Shunt round trip comes from the server side.
+fn kernel_client_shunt_server(hosts: &TestHosts, opts: &RrOpts) -> Result<RrFigure> {
+    let (a, b) = (hosts.a().clone(), hosts.b().clone());
+    let dst = SocketAddrV4::new(a.addr(), SHUNT_PORT);
+    let opts = opts.clone();
+    hosts.a().run_in(move || -> Result<RrFigure> {
+        pin(0);
+        let mut cfg = shunt_config(&a, &opts.shard);
+        cfg.listen_ports = vec![SHUNT_PORT];
+        let _server = Runtime::start(cfg, |_| EchoServer::new(SHUNT_PORT, 8))?;
+        b.run_in(|| -> Result<RrFigure> {
+            pin(1);
+            let hard_deadline = Instant::now() + opts.warmup + opts.window + GRACE;
+            let mut s = TcpStream::connect_timeout(&dst.into(), Duration::from_secs(3))?;
+            s.set_nodelay(true)?;
+            s.set_nonblocking(true)?;
+            let req = vec![0x42u8; opts.size];
+            let mut resp = vec![0u8; opts.size];
+            let start = Instant::now();
+            client_loop(
+                start + opts.warmup,
+                start + opts.warmup + opts.window,
+                || {
+                    write_full(&mut s, &req, hard_deadline)?;
+                    read_full(&mut s, &mut resp, hard_deadline)
+                },
+            )
+        })?
+    })?
+}

@@ -1,0 +1,58 @@
+//! Quick runs of `rr` and `bulk` (about a second each, shards blocking when
+//! idle) that check the numbers are sane, so a broken bench shows in CI.
+//! They need root (network namespaces), like the interop tests.
+
+use std::time::Duration;
+
+use datapath::shard::ShardConfig;
+
+use crate::bulk::{self, BulkOpts};
+use crate::rr::{self, RrFigure, RrOpts};
+
+fn sane(name: &str, f: &RrFigure) {
+    assert!(
+        f.round_trips > 0 && f.rate() > 0.0,
+        "{name}: no round trips"
+    );
+    let (p50, p99, max) = (f.us(0.5), f.us(0.99), f.max_us());
+    assert!(
+        p50 > 0.0 && p50 <= p99 && p99 <= max,
+        "{name}: p50 {p50} p99 {p99} max {max}"
+    );
+    assert!(
+        f.us(0.9) <= f.us(0.999) && f.us(0.999) <= max,
+        "{name}: percentiles out of order"
+    );
+}
+
+#[test]
+fn quick_rr_gives_round_trips_and_ordered_percentiles() {
+    let opts = RrOpts {
+        size: 64,
+        warmup: Duration::from_millis(50),
+        window: Duration::from_millis(200),
+        shard: ShardConfig::blocking(),
+    };
+    let r = rr::measure_all(&opts).expect("rr");
+    sane("kernel blocking", &r.kernel_blocking);
+    sane("kernel busy", &r.kernel_busy);
+    sane("Shunt", &r.shunt);
+    sane("kernel client, Shunt server", &r.kernel_to_shunt);
+    sane("raw", &r.raw);
+    assert!(r.shunt_detail.total >= r.shunt.round_trips);
+    assert!(r.shunt_detail.client.tx_frames >= r.shunt_detail.total);
+}
+
+#[test]
+fn quick_bulk_moves_bytes() {
+    let opts = BulkOpts {
+        warmup: Duration::from_millis(100),
+        window: Duration::from_millis(300),
+        shard: ShardConfig::blocking(),
+    };
+    let r = bulk::measure_all(&opts).expect("bulk");
+    assert!(r.kernel_gbps > 0.0, "{r:?}");
+    assert!(r.shunt_gbps > 0.0, "{r:?}");
+    assert!(r.raw_pps > 0.0 && r.ceiling_gbps() > 0.0, "{r:?}");
+    assert!(r.shunt_client.tx_frames > 0 && r.shunt_server.rx_frames > 0);
+}
