@@ -273,12 +273,5 @@ fn shunt_bulk(hosts: &TestHosts, opts: &BulkOpts) -> Result<BulkReport> {
 }
 
 fn delta(b: ShardStats, a: ShardStats) -> ShardStats {
-    ShardStats {
-        turns: b.turns - a.turns,
-        rx_frames: b.rx_frames - a.rx_frames,
-        tx_frames: b.tx_frames - a.tx_frames,
-        blocks: b.blocks - a.blocks,
-        commands: b.commands - a.commands,
-        events: b.events - a.events,
-    }
+    b.since(&a)
 }

@@ -83,6 +83,29 @@ pub struct XskConfig {
     /// How long to retry a bind that fails with EBUSY (queue still held by a
     /// socket that just closed).
     pub bind_retry: Duration,
+    /// Busy polling of the queue's NAPI from `recv` when the RX ring is empty
+    /// (`SO_PREFER_BUSY_POLL`, `SO_BUSY_POLL` in microseconds,
+    /// `SO_BUSY_POLL_BUDGET`). Without it, the kernel runs the driver's (or
+    /// veth's) receive processing only when the CPU leaves userspace: a
+    /// spinning shard then waits for its own next block or a timer tick
+    /// (milliseconds) before frames reach its ring. `None`: off.
+    pub busy_poll: Option<BusyPoll>,
+}
+
+/// Busy-polling settings of a socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BusyPoll {
+    pub usecs: u32,
+    pub budget: u32,
+}
+
+impl Default for BusyPoll {
+    fn default() -> Self {
+        BusyPoll {
+            usecs: 20,
+            budget: 64,
+        }
+    }
 }
 
 impl Default for XskConfig {
@@ -98,6 +121,7 @@ impl Default for XskConfig {
             bind: BindMode::Auto,
             need_wakeup: true,
             bind_retry: Duration::from_millis(500),
+            busy_poll: None,
         }
     }
 }
@@ -200,6 +224,8 @@ pub struct XskStats {
     pub tx_ring_full: u64,
     pub tx_bad_completion: u64,
     pub polls: u64,
+    /// recvfrom calls that busy-polled the queue.
+    pub busy_polls: u64,
 }
 
 /// The kernel's counters for one socket (`struct xdp_statistics`).

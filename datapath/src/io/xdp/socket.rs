@@ -90,6 +90,7 @@ pub struct Xsk {
     mode: BoundMode,
     ifindex: u32,
     queue: u32,
+    busy_poll: bool,
     stats: XskStats,
 }
 
@@ -192,6 +193,14 @@ impl Xsk {
         };
 
         let mode = bind_with_retry(fd.as_fd(), ifindex, queue, cfg)?;
+        // Busy polling is best effort: a kernel without it, or a missing
+        // CAP_NET_ADMIN for the budget, leaves the socket working without.
+        let busy_poll = cfg.busy_poll.filter(|bp| {
+            let fd = fd.as_fd();
+            sys::set_socket_int(fd, sys::SO_PREFER_BUSY_POLL, 1).is_ok()
+                && sys::set_socket_int(fd, sys::SO_BUSY_POLL, bp.usecs as i32).is_ok()
+                && sys::set_socket_int(fd, sys::SO_BUSY_POLL_BUDGET, bp.budget as i32).is_ok()
+        });
 
         let free = (0..cfg.frame_count as u64)
             .rev()
@@ -214,6 +223,7 @@ impl Xsk {
             mode,
             ifindex,
             queue,
+            busy_poll: busy_poll.is_some(),
             stats: XskStats::default(),
         };
         xsk.refill();
@@ -279,6 +289,11 @@ impl Xsk {
     /// the fill ring is topped up. Returns the number of frames taken from the
     /// RX ring.
     pub fn recv<F: FnMut(&mut [u8])>(&mut self, max: u32, mut f: F) -> u32 {
+        if self.busy_poll && self.rx.available(1) == 0 {
+            // Run the queue's receive processing here and now (busy poll).
+            self.stats.busy_polls += 1;
+            let _ = sys::kick_rx(self.fd.as_fd());
+        }
         let (n, first) = self.rx.peek(max);
         for i in 0..n {
             let desc = self.rx.read(first.wrapping_add(i));

@@ -148,6 +148,31 @@ pub fn get_xdp_opt<T: Copy + Default>(
     Ok((value, len as usize))
 }
 
+/// `SO_BUSY_POLL`, `SO_PREFER_BUSY_POLL`, `SO_BUSY_POLL_BUDGET` (asm-generic).
+pub const SO_BUSY_POLL: libc::c_int = 46;
+pub const SO_PREFER_BUSY_POLL: libc::c_int = 69;
+pub const SO_BUSY_POLL_BUDGET: libc::c_int = 70;
+
+/// `setsockopt(SOL_SOCKET, name, value)` for an int option.
+pub fn set_socket_int(fd: BorrowedFd<'_>, name: libc::c_int, value: libc::c_int) -> io::Result<()> {
+    // Safety: `value` is a valid c_int for the duration of the call and we
+    // pass its exact size; the kernel only reads it.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            name,
+            (&value as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
 /// Binds an AF_XDP socket to `(ifindex, queue)` with `flags` (XDP_COPY,
 /// XDP_ZEROCOPY, XDP_USE_NEED_WAKEUP, ...).
 pub fn bind_xsk(fd: BorrowedFd<'_>, ifindex: u32, queue: u32, flags: u16) -> io::Result<()> {
