@@ -44,6 +44,25 @@ fn hash(d: &[u8]) -> u64 {
     })
 }
 
+/// Asks the shard `cond` every few milliseconds until it holds or `limit`
+/// passes; returns whether it held.
+fn wait_for<A: App + 'static>(
+    h: &datapath::shard::ShardHandle<A>,
+    limit: Duration,
+    cond: impl Fn(&mut A, &mut datapath::shard::Ctx<'_>) -> bool + Send + Clone + 'static,
+) -> bool {
+    let end = std::time::Instant::now() + limit;
+    loop {
+        if h.call(cond.clone()).unwrap() {
+            return true;
+        }
+        if std::time::Instant::now() > end {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// A kernel TCP client: sends `payload` to `dst`, half-closes, reads the echo
 /// to the end; returns the echo.
 fn kernel_echo_client(dst: SocketAddrV4, payload: Vec<u8>) -> std::io::Result<Vec<u8>> {
@@ -238,14 +257,7 @@ fn a_shunt_client_gets_byte_identical_echoes_from_a_linux_server() {
                 let d = data(n, 100 + i as u32);
                 h.call(move |app, ctx| app.add(ctx, dst, d)).unwrap();
             }
-            let end = std::time::Instant::now() + Duration::from_secs(60);
-            while std::time::Instant::now() < end {
-                if h.call(|app, _| app.all_done()).unwrap() {
-                    return true;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            false
+            wait_for(h, Duration::from_secs(60), |app, _| app.all_done())
         },
     );
     assert!(done, "clients did not finish");
@@ -365,14 +377,8 @@ fn a_reset_from_the_linux_peer_ends_the_shunt_connection_with_an_error() {
             })
             .unwrap();
             let h = rt.handle(0).unwrap();
-            let end = std::time::Instant::now() + Duration::from_secs(5);
-            loop {
-                let open = h.call(|app, _| app.open()).unwrap();
-                if open == 0 || std::time::Instant::now() > end {
-                    return open;
-                }
-                std::thread::sleep(Duration::from_millis(10));
-            }
+            wait_for(h, Duration::from_secs(5), |app, _| app.open() == 0);
+            h.call(|app, _| app.open()).unwrap()
         },
     );
     assert_eq!(open_after, 0, "the reset connection was dropped");
@@ -398,22 +404,17 @@ fn a_peer_killed_mid_transfer_leaves_no_connection_behind() {
             // Kill the whole pipeline (the shell's children too).
             let _ = b.run("pkill", &["-9", "-f", &format!("nc {} {PORT}", a.addr())]);
             let _ = p.child().kill();
-            let end = std::time::Instant::now() + Duration::from_secs(10);
-            loop {
-                let open = h
-                    .call(|app, ctx| app.open() + ctx.endpoint.connection_count())
+            let gone = |app: &mut EchoServer, ctx: &mut datapath::shard::Ctx<'_>| {
+                app.open() + ctx.endpoint.connection_count() == 0
+            };
+            if !wait_for(h, Duration::from_secs(10), gone) {
+                let dbg = h
+                    .call(|app, ctx| format!("{app:?} {:?}", ctx.endpoint.stats()))
                     .unwrap();
-                if open == 0 || std::time::Instant::now() > end {
-                    if open > 0 {
-                        let dbg = h
-                            .call(|app, ctx| format!("{app:?} {:?}", ctx.endpoint.stats()))
-                            .unwrap();
-                        eprintln!("left behind: {dbg}");
-                    }
-                    return open;
-                }
-                std::thread::sleep(Duration::from_millis(20));
+                eprintln!("left behind: {dbg}");
             }
+            h.call(|app, ctx| app.open() + ctx.endpoint.connection_count())
+                .unwrap()
         },
     );
     assert_eq!(open_after, 0);
@@ -485,10 +486,7 @@ fn connecting_to_a_closed_linux_port_is_refused() {
             let h = rt.handle(0).unwrap();
             h.call(move |app, ctx| app.add(ctx, dst, b"x".to_vec()))
                 .unwrap();
-            let end = std::time::Instant::now() + Duration::from_secs(5);
-            while std::time::Instant::now() < end && !h.call(|app, _| app.all_done()).unwrap() {
-                std::thread::sleep(Duration::from_millis(10));
-            }
+            wait_for(h, Duration::from_secs(5), |app, _| app.all_done());
             h.call(|app, _| app.clients[0].error.clone()).unwrap()
         },
     );
@@ -509,10 +507,7 @@ fn connecting_to_a_host_that_never_answers_arp_fails_clearly() {
             let h = rt.handle(0).unwrap();
             h.call(move |app, ctx| app.add(ctx, dst, b"x".to_vec()))
                 .unwrap();
-            let end = std::time::Instant::now() + Duration::from_secs(10);
-            while std::time::Instant::now() < end && !h.call(|app, _| app.all_done()).unwrap() {
-                std::thread::sleep(Duration::from_millis(50));
-            }
+            wait_for(h, Duration::from_secs(10), |app, _| app.all_done());
             h.call(|app, _| app.clients[0].error.clone()).unwrap()
         },
     );
@@ -659,12 +654,7 @@ fn with_two_queues_replies_that_land_on_the_other_shard_reach_their_connection()
                 let d = data(20_000 + i as usize * 101, 300 + i);
                 h.call(move |app, ctx| app.add(ctx, dst, d)).unwrap();
             }
-            let end = std::time::Instant::now() + Duration::from_secs(60);
-            let mut done = false;
-            while !done && std::time::Instant::now() < end {
-                done = h.call(|app, _| app.all_done()).unwrap();
-                std::thread::sleep(Duration::from_millis(20));
-            }
+            let done = wait_for(h, Duration::from_secs(60), |app, _| app.all_done());
             (done, rt.shard_stats())
         },
     );

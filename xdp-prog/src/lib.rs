@@ -555,19 +555,10 @@ impl Steering {
     pub fn counters(&self) -> Result<Counters, Error> {
         let mut c = Counters::default();
         for idx in 0..CNT_MAX {
-            let per_cpu = self
-                .counters
-                .lookup_percpu(&idx.to_ne_bytes(), MapFlags::ANY)
-                .map_err(|source| Error::Map {
-                    map: "counters",
-                    source,
-                })?
-                .unwrap_or_default();
-            *c.slot(idx) = per_cpu
-                .iter()
-                .filter_map(|v| v.get(..8).and_then(|b| b.try_into().ok()))
-                .map(u64::from_ne_bytes)
-                .sum();
+            *c.slot(idx) = percpu_sum(&self.counters, idx).map_err(|source| Error::Map {
+                map: "counters",
+                source,
+            })?;
         }
         Ok(c)
     }
@@ -675,6 +666,18 @@ fn unbind_xsk(xsks: &MapHandle, queue: u32) -> Result<(), Error> {
             source,
         }),
     }
+}
+
+/// Slot `idx` of a per-CPU array of u64 counters, summed over CPUs.
+pub(crate) fn percpu_sum(map: &MapHandle, idx: u32) -> Result<u64, libbpf_rs::Error> {
+    let per_cpu = map
+        .lookup_percpu(&idx.to_ne_bytes(), MapFlags::ANY)?
+        .unwrap_or_default();
+    Ok(per_cpu
+        .iter()
+        .filter_map(|v| v.get(..8).and_then(|b| b.try_into().ok()))
+        .map(u64::from_ne_bytes)
+        .sum())
 }
 
 fn owned_key(addr: Ipv4Addr, port: u16) -> [u8; 8] {

@@ -390,19 +390,10 @@ impl PeerFaults {
     pub fn counters(&self) -> Result<PeerFaultCounters, Error> {
         let mut c = PeerFaultCounters::default();
         for idx in 0..CNT_MAX {
-            let per_cpu = self
-                .counters
-                .lookup_percpu(&idx.to_ne_bytes(), MapFlags::ANY)
-                .map_err(|source| Error::Map {
-                    map: "counters",
-                    source,
-                })?
-                .unwrap_or_default();
-            *c.slot(idx) = per_cpu
-                .iter()
-                .filter_map(|v| v.get(..8).and_then(|b| b.try_into().ok()))
-                .map(u64::from_ne_bytes)
-                .sum();
+            *c.slot(idx) = crate::percpu_sum(&self.counters, idx).map_err(|source| Error::Map {
+                map: "counters",
+                source,
+            })?;
         }
         Ok(c)
     }
