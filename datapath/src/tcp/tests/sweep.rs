@@ -184,11 +184,18 @@ fn dump(p: &Pair, n: usize) {
     }
 }
 
-fn sweep(seeds: u64) {
+/// Runs `one(profile, seed)` for `seeds` seeds of every profile (as
+/// `adapt` makes it) and fails with every failure listed.
+pub fn sweep_with(
+    seeds: u64,
+    adapt: impl Fn(LinkProfile) -> LinkProfile,
+    one: impl Fn(&LinkProfile, u64) -> Result<(), String>,
+) {
     let mut failures = Vec::new();
     for (name, profile) in profiles() {
+        let profile = adapt(profile);
         for seed in 0..seeds {
-            if let Err(e) = sweep_one(&profile, seed) {
+            if let Err(e) = one(&profile, seed) {
                 failures.push(format!("{name} seed {seed}: {e}"));
             }
         }
@@ -201,13 +208,21 @@ fn sweep(seeds: u64) {
     );
 }
 
-#[test]
-fn seeded_sweep_every_byte_arrives_once_in_order_and_both_ends_close() {
-    let seeds = std::env::var("SHUNT_SWEEP_SEEDS")
+/// The CI subset's size: `SHUNT_SWEEP_SEEDS`, else `default`.
+pub fn seeds_or(default: u64) -> u64 {
+    std::env::var("SHUNT_SWEEP_SEEDS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(100);
-    sweep(seeds);
+        .unwrap_or(default)
+}
+
+fn sweep(seeds: u64) {
+    sweep_with(seeds, |p| p, sweep_one);
+}
+
+#[test]
+fn seeded_sweep_every_byte_arrives_once_in_order_and_both_ends_close() {
+    sweep(seeds_or(100));
 }
 
 #[test]
