@@ -104,7 +104,7 @@ fn print_report(opts: &BulkOpts, r: &BulkReport) {
     );
     println!(
         "{:<58} | {:>8.2}",
-        "Shunt -> Shunt (goodput at the receiver)", r.shunt_gbps
+        "Shunt -> Shunt, busy-polled (goodput at the receiver)", r.shunt_gbps
     );
     println!(
         "{:<58} | {:>8.2}",

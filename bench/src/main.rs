@@ -119,9 +119,5 @@ pub type Result<T> = std::result::Result<T, BenchError>;
 
 /// Pins the calling thread to `core` (modulo the machine's cores).
 pub fn pin(core: usize) {
-    if let Some(ids) = core_affinity::get_core_ids()
-        && let Some(id) = ids.get(core % ids.len().max(1))
-    {
-        core_affinity::set_for_current(*id);
-    }
+    control::runtime::pin_current_thread(core);
 }

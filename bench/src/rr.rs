@@ -171,7 +171,7 @@ fn print_report(opts: &RrOpts, r: &RrReport) {
     };
     row("kernel <-> kernel, blocking, NODELAY", &r.kernel_blocking);
     row("kernel <-> kernel, busy-polled", &r.kernel_busy);
-    row("Shunt <-> Shunt", &r.shunt);
+    row("Shunt <-> Shunt, busy-polled", &r.shunt);
     row("kernel client (busy) <-> Shunt server", &r.kernel_to_shunt);
     row(
         &format!("raw AF_XDP echo, {} B frames", opts.size + 54),
@@ -216,7 +216,7 @@ fn print_report(opts: &RrOpts, r: &RrReport) {
         );
     }
     println!(
-        "(kernel busy-polled spins on both cores; Shunt turns while there is work and blocks when idle; frames carry {} B of TCP/IP/Ethernet headers for the kernel and Shunt, timestamps included)",
+        "(kernel busy-polled and Shunt spin on both cores; frames carry {} B of TCP/IP/Ethernet headers for the kernel and Shunt, timestamps included)",
         66
     );
 }

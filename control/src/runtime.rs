@@ -53,8 +53,11 @@ pub struct RuntimeConfig {
     pub xsk: XskConfig,
     pub shard: ShardConfig,
     pub attach: AttachMode,
-    /// Pin shard q to core q (modulo the cores).
+    /// Pin shard q to core `first_core + q` (modulo the machine's cores).
     pub pin_cores: bool,
+    /// The core of shard 0 (two runtimes in one process, as in tests and the
+    /// bench, should not share cores).
+    pub first_core: usize,
     /// Fault injection in the steering program (tests and the bench).
     pub faults: Faults,
     pub max_connections: usize,
@@ -77,6 +80,7 @@ impl RuntimeConfig {
             shard: ShardConfig::default(),
             attach: AttachMode::Auto,
             pin_cores: true,
+            first_core: 0,
             faults: Faults::NONE,
             max_connections: 16 * 1024,
         }
@@ -161,7 +165,7 @@ impl<A: App + 'static> Runtime<A> {
             mac,
             cfg: cfg.clone(),
         };
-        let cores = core_affinity::get_core_ids().unwrap_or_default();
+        let cores = online_cpus();
         // Replies to one shard's active opens may hash to another queue: the
         // shards pass such frames on by port range.
         let mut mesh = datapath::shard::mesh(cfg.queues as usize, 4096).into_iter();
@@ -182,8 +186,9 @@ impl<A: App + 'static> Runtime<A> {
             let endpoint = Endpoint::new(ecfg).map_err(|e| RuntimeError::Config(e.to_string()))?;
             let app = make_app(queue);
             let (xsk_cfg, shard_cfg) = (cfg.xsk.clone(), cfg.shard.clone());
-            let core =
-                (cfg.pin_cores && !cores.is_empty()).then(|| cores[queue as usize % cores.len()]);
+            let core = cfg.pin_cores.then(|| core_affinity::CoreId {
+                id: (cfg.first_core + queue as usize) % cores,
+            });
             let (ready_tx, ready_rx) = bounded(1);
             let join = std::thread::Builder::new()
                 .name(format!("shunt-q{queue}"))
@@ -306,6 +311,44 @@ impl<A: App + 'static> Drop for Runtime<A> {
     }
 }
 
+/// The machine's online CPUs (not only those the calling thread may use:
+/// `core_affinity::get_core_ids` answers for the caller's affinity mask, so a
+/// pinned thread would see one core and pin everything there).
+pub fn online_cpus() -> usize {
+    std::fs::read_to_string("/sys/devices/system/cpu/online")
+        .ok()
+        .and_then(|s| parse_cpu_list(&s))
+        .unwrap_or(1)
+}
+
+/// Counts the CPUs of a list like "0-3,6,8-9".
+fn parse_cpu_list(s: &str) -> Option<usize> {
+    let mut n = 0;
+    for part in s.trim().split(',') {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                n += b
+                    .parse::<usize>()
+                    .ok()?
+                    .checked_sub(a.parse::<usize>().ok()?)?
+                    + 1
+            }
+            None => {
+                part.parse::<usize>().ok()?;
+                n += 1;
+            }
+        }
+    }
+    (n > 0).then_some(n)
+}
+
+/// Pins the calling thread to `core` (modulo the online CPUs).
+pub fn pin_current_thread(core: usize) -> bool {
+    core_affinity::set_for_current(core_affinity::CoreId {
+        id: core % online_cpus(),
+    })
+}
+
 /// Splits `range` into `n` consecutive parts, one per shard.
 fn split_range(range: PortRange, n: u32) -> Option<Vec<PortRange>> {
     let len = u32::from(range.last()) - u32::from(range.first()) + 1;
@@ -345,6 +388,13 @@ pub fn interface_mac(ifname: &str) -> Option<EthernetAddress> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cpu_lists_count_ranges_and_singles() {
+        assert_eq!(parse_cpu_list("0-1\n"), Some(2));
+        assert_eq!(parse_cpu_list("0-3,6,8-9"), Some(7));
+        assert_eq!(parse_cpu_list("garbage"), None);
+    }
 
     #[test]
     fn ephemeral_range_splits_into_disjoint_parts_covering_it() {

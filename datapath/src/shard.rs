@@ -28,14 +28,10 @@ use crate::time::Instant;
 pub struct ShardConfig {
     pub rx_batch: u32,
     pub tx_batch: u32,
-    /// Turns without work before blocking; 0 blocks at once.
-    ///
-    /// Measured on veth in copy mode (2-vCPU VM, `shunt-bench rr`): blocking
-    /// at once gives 100k round trips/s at 6.4 us p50, spinning 2,000 turns
-    /// first 3.4k at 300 us, because the kernel hands frames to the socket
-    /// while the receiving CPU is in the kernel, and a shard spinning in
-    /// userspace delays that until its next block or a timer tick. On NICs
-    /// in zero-copy mode, with `XskConfig::busy_poll`, spinning pays.
+    /// Turns without work before blocking; 0 blocks at once (no busy
+    /// polling: for tests on two cores, or when CPU matters more than latency).
+    /// Busy polling needs the shard alone on its core: two spinning threads on
+    /// one core only meet at timer ticks (milliseconds).
     pub idle_turns: u32,
     /// Longest single block while idle.
     pub max_block: std::time::Duration,
@@ -48,7 +44,7 @@ impl Default for ShardConfig {
         ShardConfig {
             rx_batch: 64,
             tx_batch: 64,
-            idle_turns: 0,
+            idle_turns: 2_000,
             max_block: std::time::Duration::from_millis(2),
             command_queue: 1024,
         }
