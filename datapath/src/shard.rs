@@ -261,6 +261,8 @@ pub struct Shard<I: PacketIo, A: App> {
     inbox: Option<Receiver<Vec<u8>>>,
     /// The other shards' inboxes, by shard index (our own slot unused).
     peers: Vec<Sender<Vec<u8>>>,
+    /// The last transmit stopped at a full ring with frames still waiting.
+    tx_backlog: bool,
 }
 
 /// Inboxes for `n` shards: for each, its receiver and every shard's sender.
@@ -309,6 +311,7 @@ impl<I: PacketIo, A: App> Shard<I, A> {
             local: ShardStats::default(),
             inbox: None,
             peers: Vec::new(),
+            tx_backlog: false,
         };
         (shard, handle)
     }
@@ -410,18 +413,27 @@ impl<I: PacketIo, A: App> Shard<I, A> {
         work |= self.app.on_turn(&mut ctx);
 
         // Transmit until the endpoint has nothing more (or the ring is full).
-        loop {
-            let endpoint = &mut self.endpoint;
-            let n = self
-                .io
-                .transmit(self.cfg.tx_batch, |buf| endpoint.poll_frame(now, buf));
-            self.local.tx_frames += u64::from(n);
-            if n > 0 {
-                self.io.flush();
-                work = true;
-            }
-            if n < self.cfg.tx_batch {
-                break;
+        // Output only arises from input, timers and the application, so a
+        // turn in which none of them happened skips this, unless the ring
+        // was full last time with frames still waiting.
+        if work || self.tx_backlog {
+            loop {
+                let endpoint = &mut self.endpoint;
+                let mut drained = false;
+                let n = self.io.transmit(self.cfg.tx_batch, |buf| {
+                    let frame = endpoint.poll_frame(now, buf);
+                    drained |= frame.is_none();
+                    frame
+                });
+                self.local.tx_frames += u64::from(n);
+                if n > 0 {
+                    self.io.flush();
+                    work = true;
+                }
+                if n < self.cfg.tx_batch {
+                    self.tx_backlog = !drained;
+                    break;
+                }
             }
         }
         self.local.turns += 1;
