@@ -472,23 +472,43 @@ fn a_full_backlog_drops_further_syns_and_counts_them() {
     );
 }
 
-#[test]
-fn connecting_to_a_closed_linux_port_is_refused() {
-    let hosts = hosts();
-    let (a, b) = (hosts.a().clone(), hosts.b().clone());
-    let dst = SocketAddrV4::new(b.addr(), 9); // nothing listens
+/// Starts one Shunt client toward `dst` (after resolving `resolve` through
+/// the kernel, if given) and returns the error it ended with.
+fn client_error(
+    hosts: &TestHosts,
+    dst: SocketAddrV4,
+    resolve: Option<Ipv4Addr>,
+    limit: Duration,
+) -> Option<String> {
+    let a = hosts.a().clone();
     let (err, _) = with_shunt(
-        &hosts,
+        hosts,
         shunt_config(a.addr()),
         |_| EchoClients::default(),
-        |rt| {
-            rt.resolve_neighbor(b.addr()).unwrap();
+        move |rt| {
+            if let Some(ip) = resolve {
+                rt.resolve_neighbor(ip).unwrap();
+            }
             let h = rt.handle(0).unwrap();
             h.call(move |app, ctx| app.add(ctx, dst, b"x".to_vec()))
                 .unwrap();
-            wait_for(h, Duration::from_secs(5), |app, _| app.all_done());
+            wait_for(h, limit, |app, _| app.all_done());
             h.call(|app, _| app.clients[0].error.clone()).unwrap()
         },
+    );
+    err
+}
+
+#[test]
+fn connecting_to_a_closed_linux_port_is_refused() {
+    let hosts = hosts();
+    let b = hosts.b().clone();
+    // Nothing listens on port 9 of host B.
+    let err = client_error(
+        &hosts,
+        SocketAddrV4::new(b.addr(), 9),
+        Some(b.addr()),
+        Duration::from_secs(5),
     );
     let err = err.expect("an error");
     assert!(err.contains("refused"), "{err}");
@@ -497,21 +517,8 @@ fn connecting_to_a_closed_linux_port_is_refused() {
 #[test]
 fn connecting_to_a_host_that_never_answers_arp_fails_clearly() {
     let hosts = hosts();
-    let a = hosts.a().clone();
     let dst = SocketAddrV4::new(Ipv4Addr::new(198, 18, 0, 99), 80);
-    let (err, _) = with_shunt(
-        &hosts,
-        shunt_config(a.addr()),
-        |_| EchoClients::default(),
-        |rt| {
-            let h = rt.handle(0).unwrap();
-            h.call(move |app, ctx| app.add(ctx, dst, b"x".to_vec()))
-                .unwrap();
-            wait_for(h, Duration::from_secs(10), |app, _| app.all_done());
-            h.call(|app, _| app.clients[0].error.clone()).unwrap()
-        },
-    );
-    let err = err.expect("an error");
+    let err = client_error(&hosts, dst, None, Duration::from_secs(10)).expect("an error");
     assert!(err.contains("no ARP reply from 198.18.0.99"), "{err}");
 }
 

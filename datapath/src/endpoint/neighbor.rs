@@ -101,6 +101,10 @@ pub struct NeighborCache {
     my_ip: Ipv4Addr,
     my_mac: EthernetAddress,
     entries: Vec<Entry>,
+    /// No request is due before this (a lower bound), so `poll_request`,
+    /// which the endpoint calls for every frame it sends, need not scan the
+    /// table when nothing is being resolved.
+    next_due: Instant,
     stats: NeighborStats,
 }
 
@@ -112,6 +116,7 @@ impl NeighborCache {
             my_ip,
             my_mac,
             entries: Vec::with_capacity(capacity),
+            next_due: Instant::NEVER,
             stats: NeighborStats::default(),
         }
     }
@@ -139,6 +144,7 @@ impl NeighborCache {
                         requests: 0,
                         next_request: now,
                     };
+                    self.next_due = self.next_due.min(now);
                     Lookup::Pending
                 }
             };
@@ -153,6 +159,7 @@ impl NeighborCache {
             last_used: now,
         };
         if self.insert(entry) {
+            self.next_due = self.next_due.min(now);
             Lookup::Pending
         } else {
             Lookup::TableFull
@@ -278,6 +285,9 @@ impl NeighborCache {
             self.config.max_requests,
             self.config.failed_hold,
         );
+        if now < self.next_due {
+            return None;
+        }
         for e in &mut self.entries {
             let State::Incomplete {
                 requests,
@@ -307,6 +317,7 @@ impl NeighborCache {
                 target_protocol_addr: e.ip,
             });
         }
+        self.next_due = self.poll_at().unwrap_or(Instant::NEVER);
         None
     }
 

@@ -17,6 +17,8 @@ pub struct MemIo {
     tx: Sender<Vec<u8>>,
     rx: Receiver<Vec<u8>>,
     pending: Option<Vec<u8>>,
+    /// Where `transmit` builds frames before they are copied out.
+    scratch: Vec<u8>,
     max_frame: usize,
     dropped: Arc<AtomicU64>,
 }
@@ -32,6 +34,7 @@ impl MemIo {
             tx,
             rx,
             pending: None,
+            scratch: vec![0u8; max_frame],
             max_frame,
             dropped: dropped.clone(),
         };
@@ -63,12 +66,11 @@ impl PacketIo for MemIo {
 
     fn transmit<F: FnMut(&mut [u8]) -> Option<usize>>(&mut self, max: u32, mut build: F) -> u32 {
         let mut n = 0;
-        let mut buf = vec![0u8; self.max_frame];
         while n < max {
-            let Some(len) = build(&mut buf).filter(|&l| l <= self.max_frame) else {
+            let Some(len) = build(&mut self.scratch).filter(|&l| l <= self.max_frame) else {
                 break;
             };
-            match self.tx.try_send(buf[..len].to_vec()) {
+            match self.tx.try_send(self.scratch[..len].to_vec()) {
                 Ok(()) => {}
                 Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
                     self.dropped.fetch_add(1, Ordering::Relaxed);
