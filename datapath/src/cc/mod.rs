@@ -1,34 +1,173 @@
-//! Congestion control: the controller owns the congestion window.
+//! Congestion control: the controller owns the congestion window, the pacing
+//! rate and the send quantum.
 //!
-//! The connection tells its controller what happened (bytes newly
-//! acknowledged, a loss detected, recovery over, a retransmission timeout) and
-//! asks it how much may be in flight. Controllers are sans-IO like the TCP
-//! core. Only NewReno exists so far; CUBIC, BBR, pacing and delivery-rate
-//! sampling build on this trait later.
+//! The connection tells its controller what happened and asks it how much may
+//! be in flight and how fast to send:
+//!
+//! - every segment sent gets a [`PacketState`] from the connection's
+//!   [`RateSampler`] (delivery-rate estimation, `draft-cheng-iccrg-delivery-
+//!   rate-estimation`); the connection keeps it with the segment and gives it
+//!   back when the segment is acknowledged or declared lost;
+//! - after each ACK the controller gets an [`AckSample`]: bytes newly
+//!   delivered (cumulatively or by SACK), bytes newly declared lost, the
+//!   delivery-rate [`RateSample`], RTTs and what is in flight;
+//! - loss events ([`CongestionControl::on_congestion_event`]), the end of
+//!   recovery and retransmission timeouts are reported separately, with what
+//!   was in flight.
+//!
+//! Controllers are sans-IO like the TCP core: time is an argument. All sizes
+//! are bytes, rates bytes per second.
 
 pub mod newreno;
+pub mod rate;
 
 use core::fmt::Debug;
 
-use crate::time::Instant;
+use crate::time::{Duration, Instant};
 
 pub use newreno::NewReno;
+pub use rate::{PacketState, RateSample, RateSampler};
 
-/// A congestion controller of one connection. All sizes are bytes.
+/// What one ACK told the sender, for the controller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AckSample {
+    pub now: Instant,
+    /// Bytes newly delivered by this ACK: cumulatively acknowledged or newly
+    /// SACKed (sequence space, SYN and FIN excluded).
+    pub delivered: usize,
+    /// Bytes newly declared lost while processing this ACK.
+    pub lost: usize,
+    /// Bytes in flight before this ACK was processed.
+    pub prior_in_flight: usize,
+    /// Bytes in flight after it (what the network holds now).
+    pub in_flight: usize,
+    /// The delivery-rate sample of this ACK.
+    pub rate: RateSample,
+    /// The RTT measured by this ACK, if it gave one.
+    pub rtt: Option<Duration>,
+    /// The smoothed RTT after this ACK.
+    pub srtt: Option<Duration>,
+    /// The connection's minimum RTT so far.
+    pub min_rtt: Option<Duration>,
+    /// The sender's maximum segment size (payload bytes).
+    pub mss: usize,
+    /// The connection is in loss recovery (fast recovery or after an RTO).
+    pub in_recovery: bool,
+    /// The congestion window limited the sender recently (RFC 7661): growth
+    /// of a window the sender does not use means nothing.
+    pub cwnd_limited: bool,
+}
+
+impl AckSample {
+    /// An empty sample at `now` (for tests and as a base to fill in).
+    pub fn at(now: Instant) -> AckSample {
+        AckSample {
+            now,
+            delivered: 0,
+            lost: 0,
+            prior_in_flight: 0,
+            in_flight: 0,
+            rate: RateSample::default(),
+            rtt: None,
+            srtt: None,
+            min_rtt: None,
+            mss: 1448,
+            in_recovery: false,
+            cwnd_limited: true,
+        }
+    }
+}
+
+/// A congestion controller of one connection.
 pub trait CongestionControl: Debug + Send {
     /// Bytes that may be in flight.
     fn cwnd(&self) -> usize;
-    /// The slow-start threshold.
+    /// The slow-start threshold (`usize::MAX` while unset).
     fn ssthresh(&self) -> usize;
-    /// New data was acknowledged (outside loss recovery).
-    fn on_ack(&mut self, now: Instant, acked: usize, mss: usize);
-    /// Loss was detected by duplicate ACKs or SACK: recovery begins with
-    /// `flight` bytes outstanding.
+    /// How fast to send, bytes per second; `None` sends as fast as the
+    /// windows allow (no pacing).
+    fn pacing_rate(&self) -> Option<u64> {
+        None
+    }
+    /// The most bytes the pacer sends back to back (a burst).
+    fn send_quantum(&self, mss: usize) -> usize {
+        2 * mss
+    }
+    /// A segment of `bytes` (payload) is leaving now with `in_flight` bytes
+    /// outstanding before it; `app_limited` when the sender had less to send
+    /// than the window allowed.
+    fn on_send(&mut self, _now: Instant, _bytes: usize, _in_flight: usize, _app_limited: bool) {}
+    /// An ACK was processed (in and out of recovery).
+    fn on_ack(&mut self, ack: &AckSample);
+    /// Loss was detected (duplicate ACKs, SACK or RACK) and recovery begins
+    /// with `flight` bytes outstanding. Once per recovery episode.
     fn on_congestion_event(&mut self, now: Instant, flight: usize, mss: usize);
     /// Recovery ended (everything outstanding at its start is acknowledged).
     fn on_recovery_exit(&mut self, now: Instant);
     /// The retransmission timer expired with `flight` bytes outstanding.
     fn on_rto(&mut self, now: Instant, flight: usize, mss: usize);
-    /// A name for logs and traces.
+    /// A retransmission turned out spurious (D-SACK or timestamps showed the
+    /// original arrived): controllers may undo their last reduction.
+    fn on_spurious_loss(&mut self, _now: Instant) {}
+    /// A name for logs and traces ("newreno", "cubic", "bbr").
     fn name(&self) -> &'static str;
+    /// The controller's state for traces ("slow_start", "congestion_avoidance",
+    /// "recovery", "startup", "drain", "probe_bw", "probe_rtt"...).
+    fn state(&self) -> &'static str;
+}
+
+/// Which controller a connection runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Algorithm {
+    /// RFC 5681 / RFC 6582.
+    NewReno,
+    /// RFC 9438.
+    #[default]
+    Cubic,
+    /// BBR v1 (Cardwell et al. 2016; Linux `tcp_bbr.c`).
+    Bbr,
+}
+
+impl Algorithm {
+    /// Every algorithm, for sweeps and the bench.
+    pub const ALL: [Algorithm; 3] = [Algorithm::NewReno, Algorithm::Cubic, Algorithm::Bbr];
+
+    /// A new controller with an initial window of `initial_cwnd` bytes for a
+    /// sender MSS of `mss` bytes.
+    pub fn build(self, initial_cwnd: usize, mss: usize) -> Box<dyn CongestionControl> {
+        let _ = mss;
+        match self {
+            Algorithm::NewReno => Box::new(NewReno::new(initial_cwnd)),
+            Algorithm::Cubic => Box::new(NewReno::new(initial_cwnd)),
+            Algorithm::Bbr => Box::new(NewReno::new(initial_cwnd)),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Algorithm::NewReno => "newreno",
+            Algorithm::Cubic => "cubic",
+            Algorithm::Bbr => "bbr",
+        }
+    }
+}
+
+impl core::str::FromStr for Algorithm {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "newreno" | "reno" => Ok(Algorithm::NewReno),
+            "cubic" => Ok(Algorithm::Cubic),
+            "bbr" | "bbr1" => Ok(Algorithm::Bbr),
+            _ => Err(format!(
+                "unknown congestion controller {s:?} (newreno, cubic or bbr)"
+            )),
+        }
+    }
+}
+
+impl core::fmt::Display for Algorithm {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.name())
+    }
 }

@@ -7,7 +7,7 @@
 //! cwnd = ssthresh; the connection counts what is in the pipe, so the window
 //! needs no inflation. An RTO leaves one segment (the loss window, RFC 5681 3.1).
 
-use crate::cc::CongestionControl;
+use crate::cc::{AckSample, CongestionControl};
 use crate::time::Instant;
 
 #[derive(Debug, Clone)]
@@ -39,7 +39,14 @@ impl CongestionControl for NewReno {
         self.ssthresh
     }
 
-    fn on_ack(&mut self, _now: Instant, acked: usize, mss: usize) {
+    fn on_ack(&mut self, ack: &AckSample) {
+        // Growth only outside recovery (RFC 6582 3.2 keeps cwnd during it)
+        // and only while the window limits the sender (RFC 7661 4.1: a window
+        // the application does not use is not validated).
+        if ack.in_recovery || !ack.cwnd_limited || ack.delivered == 0 {
+            return;
+        }
+        let (acked, mss) = (ack.delivered, ack.mss);
         if self.cwnd < self.ssthresh {
             // RFC 5681 3.1 eq. 2 with RFC 3465 L = 2.
             self.cwnd = self.cwnd.saturating_add(acked.min(2 * mss));
@@ -75,6 +82,14 @@ impl CongestionControl for NewReno {
     fn name(&self) -> &'static str {
         "newreno"
     }
+
+    fn state(&self) -> &'static str {
+        if self.cwnd < self.ssthresh {
+            "slow_start"
+        } else {
+            "congestion_avoidance"
+        }
+    }
 }
 
 #[cfg(test)]
@@ -83,12 +98,36 @@ mod tests {
 
     const MSS: usize = 1000;
 
+    fn ack(delivered: usize) -> AckSample {
+        AckSample {
+            delivered,
+            mss: MSS,
+            cwnd_limited: true,
+            ..AckSample::at(Instant::ZERO)
+        }
+    }
+
+    #[test]
+    fn a_window_the_sender_does_not_fill_does_not_grow() {
+        let mut c = NewReno::new(10 * MSS);
+        c.on_ack(&AckSample {
+            cwnd_limited: false,
+            ..ack(MSS)
+        });
+        assert_eq!(c.cwnd(), 10 * MSS);
+        c.on_ack(&AckSample {
+            in_recovery: true,
+            ..ack(MSS)
+        });
+        assert_eq!(c.cwnd(), 10 * MSS);
+    }
+
     #[test]
     fn slow_start_grows_by_acked_bytes_up_to_two_segments_per_ack() {
         let mut c = NewReno::new(10 * MSS);
-        c.on_ack(Instant::ZERO, MSS, MSS);
+        c.on_ack(&ack(MSS));
         assert_eq!(c.cwnd(), 11 * MSS);
-        c.on_ack(Instant::ZERO, 5 * MSS, MSS);
+        c.on_ack(&ack(5 * MSS));
         assert_eq!(c.cwnd(), 13 * MSS, "capped at 2 SMSS per ACK");
     }
 
@@ -97,7 +136,7 @@ mod tests {
         let mut c = NewReno::new(10 * MSS);
         // One round trip: every segment of the window ACKed one by one.
         for _ in 0..10 {
-            c.on_ack(Instant::ZERO, MSS, MSS);
+            c.on_ack(&ack(MSS));
         }
         assert_eq!(c.cwnd(), 20 * MSS);
     }
@@ -108,7 +147,7 @@ mod tests {
         c.on_congestion_event(Instant::ZERO, 40 * MSS, MSS);
         assert_eq!((c.ssthresh(), c.cwnd()), (20 * MSS, 20 * MSS));
         for _ in 0..20 {
-            c.on_ack(Instant::ZERO, MSS, MSS);
+            c.on_ack(&ack(MSS));
         }
         assert_eq!(c.cwnd(), 21 * MSS);
     }

@@ -1,6 +1,7 @@
 //! Per-connection configuration, with defaults that match Linux where Linux
 //! has a sensible default, and validation with reasons.
 
+use crate::cc::Algorithm;
 use crate::time::Duration;
 
 /// Settings of one connection. Cheap to copy; the endpoint hands each new
@@ -52,6 +53,12 @@ pub struct TcpConfig {
     pub keepalive: Option<Keepalive>,
     /// Initial congestion window in segments (RFC 6928: 10).
     pub initial_cwnd_segments: u32,
+    /// The congestion controller (Linux's default is CUBIC).
+    pub congestion_control: Algorithm,
+    /// Pace segments at the controller's rate (earliest departure time).
+    /// Controllers without a rate of their own (NewReno, CUBIC) are paced at
+    /// 2x cwnd/srtt in slow start and 1.2x after, as Linux does with fq.
+    pub pacing: bool,
 }
 
 /// Keepalive timers.
@@ -95,6 +102,8 @@ impl Default for TcpConfig {
             user_timeout: None,
             keepalive: None,
             initial_cwnd_segments: 10,
+            congestion_control: Algorithm::default(),
+            pacing: true,
         }
     }
 }

@@ -2,6 +2,7 @@
 //! (RFC 7323 5), SACK (RFC 2018, RFC 6675) and NewReno recovery (RFC 6582).
 
 use super::{Connection, DEFAULT_PEER_MSS, DUP_THRESH, Event, TS_OPTION_LEN, Timestamps};
+use crate::cc::AckSample;
 use crate::tcp::conn::ConnError;
 use crate::tcp::rtt::SampleSource;
 use crate::tcp::state::State;
@@ -470,7 +471,14 @@ impl Connection {
             None => {
                 self.dup_acks = 0;
                 if data > 0 {
-                    self.cc.on_ack(now, data, self.send_mss);
+                    self.cc.on_ack(&AckSample {
+                        delivered: data,
+                        mss: self.send_mss,
+                        srtt: self.rtt.srtt(),
+                        min_rtt: self.rtt.min_rtt(),
+                        in_flight: self.flight(),
+                        ..AckSample::at(now)
+                    });
                 }
             }
         }

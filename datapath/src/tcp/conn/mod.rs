@@ -24,7 +24,7 @@ mod timers;
 use std::collections::VecDeque;
 use std::net::SocketAddrV4;
 
-use crate::cc::{CongestionControl, NewReno};
+use crate::cc::CongestionControl;
 use crate::tcp::config::{ConfigError, TcpConfig};
 use crate::tcp::recv_buf::RecvBuf;
 use crate::tcp::rtt::{RttConfig, RttEstimator};
@@ -255,7 +255,9 @@ impl Connection {
             ..RttConfig::default()
         });
         let mss = usize::from(cfg.mss);
-        let cc = Box::new(NewReno::new(mss * cfg.initial_cwnd_segments as usize));
+        let cc = cfg
+            .congestion_control
+            .build(mss * cfg.initial_cwnd_segments as usize, mss);
         let mut rcv_wscale = 0u8;
         while rcv_wscale < MAX_WSCALE && (cfg.recv_buffer >> rcv_wscale) > 65535 {
             rcv_wscale += 1;
