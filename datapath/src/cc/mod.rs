@@ -116,6 +116,18 @@ pub trait CongestionControl: Debug + Send {
     fn state(&self) -> &'static str;
 }
 
+/// The pacing rate of a window-based controller (NewReno, CUBIC), as Linux
+/// sets `sk_pacing_rate` for them (`tcp_update_pacing_rate`): cwnd / srtt
+/// scaled by 200% in slow start (`tcp_pacing_ss_ratio`) and 120% after
+/// (`tcp_pacing_ca_ratio`), so pacing smooths bursts without holding the
+/// window back. `None` until there is an RTT sample.
+pub fn window_pacing_rate(cwnd: usize, ssthresh: usize, srtt: Option<Duration>) -> Option<u64> {
+    let srtt = srtt?.as_nanos().max(1);
+    let ratio: u128 = if cwnd < ssthresh / 2 { 200 } else { 120 };
+    let rate = cwnd as u128 * ratio * 1_000_000_000 / (100 * u128::from(srtt));
+    Some(rate.min(u128::from(u64::MAX)) as u64)
+}
+
 /// Which controller a connection runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Algorithm {
@@ -129,7 +141,7 @@ pub enum Algorithm {
 }
 
 impl Algorithm {
-    /// Every algorithm, for sweeps and the bench.
+    /// Every algorithm, for sweeps, model tests and the bench.
     pub const ALL: [Algorithm; 3] = [Algorithm::NewReno, Algorithm::Cubic, Algorithm::Bbr];
 
     /// A new controller with an initial window of `initial_cwnd` bytes for a
