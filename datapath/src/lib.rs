@@ -9,6 +9,7 @@ pub mod apps;
 pub mod cc;
 pub mod endpoint;
 pub mod io;
+pub mod pacing;
 pub mod shard;
 pub mod sim;
 pub mod tcp;

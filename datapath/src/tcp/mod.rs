@@ -19,6 +19,7 @@ pub mod recv_buf;
 pub mod rtt;
 pub mod sack;
 pub mod send_buf;
+pub mod sent;
 pub mod state;
 pub mod timer;
 

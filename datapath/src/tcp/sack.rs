@@ -59,6 +59,9 @@ pub struct SackScoreboard {
     sacked_bytes: usize,
     invalid_blocks: u64,
     dropped_ranges: u64,
+    /// RACK's verdict (RFC 8985): unSACKed bytes below this are lost by
+    /// time, whatever the duplicate-ACK rule says. Never above `snd_nxt`.
+    time_lost_below: SeqNum,
 }
 
 impl SackScoreboard {
@@ -74,6 +77,7 @@ impl SackScoreboard {
             sacked_bytes: 0,
             invalid_blocks: 0,
             dropped_ranges: 0,
+            time_lost_below: SeqNum::default(),
         }
     }
 
@@ -143,6 +147,9 @@ impl SackScoreboard {
     /// that fall outside it.
     fn advance(&mut self, snd_una: SeqNum, snd_nxt: SeqNum) {
         if !self.synced || snd_una - self.snd_una > 0 {
+            if !self.synced || self.time_lost_below - snd_una < 0 {
+                self.time_lost_below = snd_una;
+            }
             self.snd_una = snd_una;
             self.synced = true;
         }
@@ -232,6 +239,17 @@ impl SackScoreboard {
     pub fn reset(&mut self) {
         self.ranges.clear();
         self.sacked_bytes = 0;
+        self.time_lost_below = self.snd_una;
+    }
+
+    /// RFC 8985: RACK judged every unSACKed byte below `seq` lost (by how
+    /// long ago it was sent). `IsLost`, `SetPipe` and `NextSeg` then treat
+    /// those bytes as lost too. Only ever moves forward.
+    pub fn set_time_lost_below(&mut self, seq: SeqNum) {
+        let seq = if seq - self.snd_nxt > 0 { self.snd_nxt } else { seq };
+        if seq - self.time_lost_below > 0 {
+            self.time_lost_below = seq;
+        }
     }
 
     /// Bytes currently SACKed above `snd_una`.
@@ -281,13 +299,26 @@ impl SackScoreboard {
                 bytes_above += (re - rs.max(so + 1)) as usize;
             }
         }
-        ranges_above >= dup_thresh || bytes_above > dup_thresh.saturating_sub(1) * mss
+        ranges_above >= dup_thresh
+            || bytes_above > dup_thresh.saturating_sub(1) * mss
+            || self.time_lost_below - seq > 0
     }
 
     /// Every unSACKed byte below the returned number is lost per `IsLost`;
     /// none at or above it is. Because `IsLost` gives the same answer for all
     /// bytes of one hole, this is always `snd_una` or the start of a range.
     pub fn lost_below(&self, mss: usize, dup_thresh: usize) -> SeqNum {
+        let by_acks = self.lost_below_by_acks(mss, dup_thresh);
+        let by_time = self.time_lost_below;
+        if by_time - self.snd_una > 0 && by_time - by_acks > 0 {
+            by_time
+        } else {
+            by_acks
+        }
+    }
+
+    /// The duplicate-ACK part of [`Self::lost_below`].
+    fn lost_below_by_acks(&self, mss: usize, dup_thresh: usize) -> SeqNum {
         let threshold = dup_thresh.saturating_sub(1) * mss;
         let mut bytes_from = 0usize;
         for (k, r) in self.ranges.iter().enumerate().rev() {
@@ -321,9 +352,7 @@ impl SackScoreboard {
         let mut pipe = 0usize;
         for (s, e) in self.holes_below_highest().chain(core::iter::once(tail)) {
             let (so, eo) = (self.off(s), self.off(e));
-            if so >= lost_off {
-                pipe += (eo - so) as usize; // (a) not lost
-            }
+            pipe += eo.saturating_sub(so.max(lost_off)) as usize; // (a) not lost
             pipe += eo.min(rxt_off).saturating_sub(so) as usize; // (b) retransmitted
         }
         pipe
@@ -357,7 +386,7 @@ impl SackScoreboard {
         match candidate {
             // Rule 1: also IsLost (1.c).
             Some((so, eo)) if so < lost_off => {
-                let (start, end) = seg(so, eo);
+                let (start, end) = seg(so, eo.min(lost_off));
                 NextSeg::RetransmitLost { start, end }
             }
             // Rule 2.
@@ -397,6 +426,30 @@ mod tests {
 
     fn ranges(b: &SackScoreboard) -> Vec<(u32, u32)> {
         b.ranges().map(|(x, y)| (x.raw(), y.raw())).collect()
+    }
+
+    #[test]
+    fn rack_time_based_loss_extends_is_lost_pipe_and_next_seg() {
+        // One SACKed segment high up: the duplicate-ACK rule does not call
+        // the holes below it lost, RACK's verdict does.
+        let mut b = board_with(1000, 10_000, &[(5000, 6000)]);
+        assert!(!b.is_lost(s(1000), MSS, DUP));
+        b.set_time_lost_below(s(3000));
+        assert!(b.is_lost(s(2999), MSS, DUP));
+        assert!(!b.is_lost(s(3000), MSS, DUP));
+        assert_eq!(b.lost_below(MSS, DUP), s(3000));
+        assert_eq!(
+            b.next_seg(s(1000), MSS, DUP, 0),
+            NextSeg::RetransmitLost {
+                start: s(1000),
+                end: s(2000)
+            }
+        );
+        // 9000 outstanding, 1000 SACKed, 2000 lost: 6000 in the pipe.
+        assert_eq!(b.pipe(s(1000), MSS, DUP), 6000);
+        // A timeout forgets it with the SACKs.
+        b.reset();
+        assert!(!b.is_lost(s(1000), MSS, DUP));
     }
 
     #[test]
