@@ -100,7 +100,9 @@ mod tests {
                 p.on_send(now, MSS, quantum, rate);
                 out.push(now);
             }
-            now = p.next_departure(now, MSS, quantum, rate).max(now + Duration::from_micros(1));
+            now = p
+                .next_departure(now, MSS, quantum, rate)
+                .max(now + Duration::from_micros(1));
         }
         out
     }
@@ -113,7 +115,10 @@ mod tests {
             let bytes = (d.len() * MSS) as f64;
             let achieved = bytes / span.as_secs_f64();
             let err = (achieved - rate as f64).abs() / rate as f64;
-            assert!(err < 0.05, "rate {rate}: achieved {achieved:.0} B/s ({err:.3})");
+            assert!(
+                err < 0.05,
+                "rate {rate}: achieved {achieved:.0} B/s ({err:.3})"
+            );
         }
     }
 
@@ -147,7 +152,10 @@ mod tests {
             sent += 1;
         }
         assert_eq!(sent, 4);
-        assert_eq!(p.next_departure(now, MSS, 4 * MSS, rate), now + Duration::from_millis(1));
+        assert_eq!(
+            p.next_departure(now, MSS, 4 * MSS, rate),
+            now + Duration::from_millis(1)
+        );
         assert_eq!(p.held(), 1);
     }
 

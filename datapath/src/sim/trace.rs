@@ -1,5 +1,6 @@
 //! Per-connection time series for plots: cwnd, ssthresh, bytes in flight,
-//! SRTT, RTO and the peer's window over (virtual) time.
+//! SRTT, min RTT, RTO, the peer's window, the pacing and delivery rates and
+//! the controller's state over (virtual or real) time; CSV or JSON.
 //!
 //! Bounded: when the buffer is full, every other sample is dropped and the
 //! sampling interval doubles, so a trace of any length keeps its whole time
@@ -21,6 +22,14 @@ pub struct TraceSample {
     pub rto: Duration,
     pub snd_wnd: usize,
     pub in_recovery: bool,
+    pub min_rtt: Option<Duration>,
+    /// Bytes per second.
+    pub pacing_rate: Option<u64>,
+    /// Bytes per second.
+    pub delivery_rate: Option<u64>,
+    pub delivered: u64,
+    pub lost: u64,
+    pub cc_state: &'static str,
 }
 
 /// A bounded, self-decimating series of samples of one connection.
@@ -69,6 +78,12 @@ impl ConnTrace {
             rto: info.rto,
             snd_wnd: info.snd_wnd,
             in_recovery: info.in_recovery,
+            min_rtt: info.min_rtt,
+            pacing_rate: info.pacing_rate,
+            delivery_rate: info.delivery_rate,
+            delivered: info.delivered,
+            lost: info.lost,
+            cc_state: info.cc_state,
         });
         self.next_at = now + self.interval;
     }
@@ -77,11 +92,49 @@ impl ConnTrace {
         &self.samples
     }
 
+    /// The samples as a JSON array of objects (the CSV's columns; `null`
+    /// where a value is unknown or unbounded).
+    pub fn to_json(&self) -> String {
+        let opt = |v: Option<u64>| v.map_or_else(|| "null".to_string(), |x| x.to_string());
+        let mut out = String::from("[");
+        for (i, s) in self.samples.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            let ssthresh = (s.ssthresh != usize::MAX).then_some(s.ssthresh as u64);
+            out.push_str(&format!(
+                concat!(
+                    "{{\"time_us\":{},\"state\":\"{}\",\"cwnd_bytes\":{},\"ssthresh_bytes\":{},",
+                    "\"bytes_in_flight\":{},\"srtt_us\":{},\"min_rtt_us\":{},\"rto_us\":{},",
+                    "\"snd_wnd_bytes\":{},\"in_recovery\":{},\"pacing_rate_bps\":{},",
+                    "\"delivery_rate_bps\":{},\"delivered_bytes\":{},\"lost_bytes\":{},\"cc_state\":\"{}\"}}"
+                ),
+                s.at.as_micros(),
+                s.state,
+                s.cwnd,
+                opt(ssthresh),
+                s.bytes_in_flight,
+                opt(s.srtt.map(|d| d.as_micros())),
+                opt(s.min_rtt.map(|d| d.as_micros())),
+                s.rto.as_micros(),
+                s.snd_wnd,
+                s.in_recovery,
+                opt(s.pacing_rate.map(|r| r.saturating_mul(8))),
+                opt(s.delivery_rate.map(|r| r.saturating_mul(8))),
+                s.delivered,
+                s.lost,
+                s.cc_state,
+            ));
+        }
+        out.push(']');
+        out
+    }
+
     /// The samples as CSV with a header line; times in microseconds, sizes in
     /// bytes, an empty ssthresh while it is unbounded.
     pub fn to_csv(&self) -> String {
         let mut out = String::from(
-            "time_us,state,cwnd_bytes,ssthresh_bytes,bytes_in_flight,srtt_us,rto_us,snd_wnd_bytes,in_recovery\n",
+            "time_us,state,cwnd_bytes,ssthresh_bytes,bytes_in_flight,srtt_us,rto_us,snd_wnd_bytes,in_recovery,min_rtt_us,pacing_rate_bps,delivery_rate_bps,delivered_bytes,lost_bytes,cc_state\n",
         );
         for s in &self.samples {
             let ssthresh = if s.ssthresh == usize::MAX {
@@ -93,8 +146,9 @@ impl ConnTrace {
                 .srtt
                 .map(|d| d.as_micros().to_string())
                 .unwrap_or_default();
+            let opt = |v: Option<u64>| v.map(|x| x.to_string()).unwrap_or_default();
             out.push_str(&format!(
-                "{},{},{},{},{},{},{},{},{}\n",
+                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
                 s.at.as_micros(),
                 s.state,
                 s.cwnd,
@@ -103,7 +157,13 @@ impl ConnTrace {
                 srtt,
                 s.rto.as_micros(),
                 s.snd_wnd,
-                u8::from(s.in_recovery)
+                u8::from(s.in_recovery),
+                opt(s.min_rtt.map(|d| d.as_micros())),
+                opt(s.pacing_rate.map(|r| r.saturating_mul(8))),
+                opt(s.delivery_rate.map(|r| r.saturating_mul(8))),
+                s.delivered,
+                s.lost,
+                s.cc_state,
             ));
         }
         out
@@ -128,6 +188,12 @@ mod tests {
             rcv_wnd: 65535,
             mss: 1448,
             in_recovery: false,
+            pacing_rate: Some(1_000_000),
+            delivery_rate: None,
+            delivered: 0,
+            lost: 0,
+            cc: "cubic",
+            cc_state: "slow_start",
         }
     }
 
@@ -167,7 +233,20 @@ mod tests {
         assert!(lines[0].starts_with("time_us,state,cwnd_bytes"));
         assert_eq!(
             lines[1],
-            "1000,ESTABLISHED,14480,,7240,10000,200000,65535,0"
+            "1000,ESTABLISHED,14480,,7240,10000,200000,65535,0,,8000000,,0,0,slow_start"
         );
+    }
+
+    #[test]
+    fn json_has_one_object_per_sample_with_nulls_for_unknowns() {
+        let mut t = ConnTrace::new(10, Duration::ZERO);
+        t.record(Instant::from_millis(1), &info(14480));
+        t.record(Instant::from_millis(2), &info(28960));
+        let json = t.to_json();
+        assert!(json.starts_with("[{\"time_us\":1000,"));
+        assert_eq!(json.matches("\"cwnd_bytes\"").count(), 2);
+        assert!(json.contains("\"ssthresh_bytes\":null"));
+        assert!(json.contains("\"pacing_rate_bps\":8000000"));
+        assert!(json.contains("\"cc_state\":\"slow_start\"}]"));
     }
 }

@@ -126,6 +126,13 @@ pub enum ConfigError {
 }
 
 impl TcpConfig {
+    /// Records of sent segments a connection keeps (RACK and rate
+    /// sampling): enough for a full send buffer of 128-byte segments, within
+    /// 256..=65536.
+    pub fn sent_records(&self) -> usize {
+        (self.send_buffer / 128).clamp(256, 65_536)
+    }
+
     /// Checks the settings; every connection's config passed this.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let buf = 1024..=(1 << 30);

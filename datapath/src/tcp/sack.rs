@@ -246,7 +246,11 @@ impl SackScoreboard {
     /// long ago it was sent). `IsLost`, `SetPipe` and `NextSeg` then treat
     /// those bytes as lost too. Only ever moves forward.
     pub fn set_time_lost_below(&mut self, seq: SeqNum) {
-        let seq = if seq - self.snd_nxt > 0 { self.snd_nxt } else { seq };
+        let seq = if seq - self.snd_nxt > 0 {
+            self.snd_nxt
+        } else {
+            seq
+        };
         if seq - self.time_lost_below > 0 {
             self.time_lost_below = seq;
         }

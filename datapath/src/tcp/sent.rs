@@ -506,7 +506,16 @@ mod tests {
         rack.update_reo_wnd(s(0), s(100), false, false, true, 0, 300, None);
         assert_eq!(rack.reo_wnd, Duration::ZERO);
         rack.reordering_seen = true;
-        rack.update_reo_wnd(s(0), s(100), false, false, true, 0, 300, Some(Duration::from_millis(5)));
+        rack.update_reo_wnd(
+            s(0),
+            s(100),
+            false,
+            false,
+            true,
+            0,
+            300,
+            Some(Duration::from_millis(5)),
+        );
         assert_eq!(rack.reo_wnd, Duration::from_millis(5), "capped by srtt");
     }
 
@@ -539,8 +548,15 @@ mod tests {
         let (mut q, mut r, _) = queue();
         let st = r.on_send(ms(50), 0, 50);
         q.on_retransmit(s(1050), s(1100), ms(50), st);
-        let v: Vec<_> = q.iter().take(3).map(|x| (x.start.raw(), x.end.raw(), x.retransmitted)).collect();
-        assert_eq!(v, vec![(1000, 1050, false), (1050, 1100, true), (1100, 1200, false)]);
+        let v: Vec<_> = q
+            .iter()
+            .take(3)
+            .map(|x| (x.start.raw(), x.end.raw(), x.retransmitted))
+            .collect();
+        assert_eq!(
+            v,
+            vec![(1000, 1050, false), (1050, 1100, true), (1100, 1200, false)]
+        );
     }
 
     #[test]
@@ -555,7 +571,11 @@ mod tests {
         q.on_sack(s(1200), s(1300), ms(41), &mut r, &mut rack);
         assert_eq!(q.lost_bytes(), 800);
         q.on_cumulative_ack(s(1150), ms(42), &mut r, &mut rack);
-        assert_eq!(q.lost_bytes(), 750, "half of the lost segment 1100..1200 arrived");
+        assert_eq!(
+            q.lost_bytes(),
+            750,
+            "half of the lost segment 1100..1200 arrived"
+        );
         q.on_cumulative_ack(s(1400), ms(43), &mut r, &mut rack);
         assert_eq!(q.lost_bytes(), 600);
         assert!(q.iter().all(|x| !x.sacked));

@@ -15,20 +15,26 @@ pub enum Timer {
     Keepalive = 3,
     /// 2*MSL in TIME-WAIT (RFC 9293 3.10.7.4).
     TimeWait = 4,
+    /// RACK's reordering window ran out (RFC 8985 6.3).
+    Rack = 5,
+    /// Tail loss probe timeout, PTO (RFC 8985 7.2).
+    LossProbe = 6,
 }
 
-const TIMERS: [Timer; 5] = [
+const TIMERS: [Timer; 7] = [
     Timer::Retransmit,
     Timer::Persist,
     Timer::DelayedAck,
     Timer::Keepalive,
     Timer::TimeWait,
+    Timer::Rack,
+    Timer::LossProbe,
 ];
 
 /// Deadlines of the timers; `None` is stopped.
 #[derive(Debug, Clone, Default)]
 pub struct TimerTable {
-    deadline: [Option<Instant>; 5],
+    deadline: [Option<Instant>; 7],
 }
 
 impl TimerTable {
@@ -45,7 +51,7 @@ impl TimerTable {
         self.deadline[t as usize].is_some()
     }
     pub fn stop_all(&mut self) {
-        self.deadline = [None; 5];
+        self.deadline = [None; 7];
     }
     /// The earliest deadline.
     pub fn next(&self) -> Option<Instant> {

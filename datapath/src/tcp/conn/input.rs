@@ -5,6 +5,7 @@ use super::{Connection, DEFAULT_PEER_MSS, DUP_THRESH, Event, TS_OPTION_LEN, Time
 use crate::cc::AckSample;
 use crate::tcp::conn::ConnError;
 use crate::tcp::rtt::SampleSource;
+use crate::tcp::sent::Delivered;
 use crate::tcp::state::State;
 use crate::tcp::timer::Timer;
 use crate::time::{Duration, Instant};
@@ -359,6 +360,10 @@ impl Connection {
         }
         let window = usize::from(seg.window_len) << self.snd_wscale;
         let blocks = sack_blocks(seg);
+        let prior_in_flight = self.in_flight();
+        let was_in_recovery = self.recovery.is_some();
+        let mut delivered = Delivered::default();
+        let mut dsack = false;
         let newly_sacked = if self.sack_ok {
             let info = self.sack.on_ack(
                 ack.max(self.snd_una),
@@ -367,13 +372,30 @@ impl Connection {
             );
             if info.dsack.is_some() {
                 self.stats.dsacks_received += 1;
+                dsack = true;
+            }
+            for &(start, end) in &blocks[..blocks_len(seg)] {
+                if info.dsack == Some((start, end)) {
+                    continue;
+                }
+                let d = self
+                    .sent
+                    .on_sack(start, end, now, &mut self.rate, &mut self.rack);
+                delivered.bytes += d.bytes;
+                delivered.were_lost += d.were_lost;
             }
             info.newly_sacked_bytes
         } else {
             0
         };
 
-        if ack > self.snd_una {
+        let advanced = ack > self.snd_una;
+        if advanced {
+            let d = self
+                .sent
+                .on_cumulative_ack(ack, now, &mut self.rate, &mut self.rack);
+            delivered.bytes += d.bytes;
+            delivered.were_lost += d.were_lost;
             self.on_new_ack(now, ack, seg.timestamps.map(|t| t.tsecr));
         } else if ack == self.snd_una
             && seg.payload.is_empty()
@@ -384,6 +406,15 @@ impl Connection {
             // RFC 5681 2: a duplicate ACK (RFC 6675 counts SACK news too).
             self.on_dup_ack(now);
         }
+        let recovery_exit = was_in_recovery && self.recovery.is_none();
+        self.after_ack(
+            now,
+            prior_in_flight,
+            delivered,
+            dsack,
+            recovery_exit,
+            advanced,
+        );
 
         // Window update, if the segment is not older than the last one used
         // (SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK)).
@@ -468,19 +499,7 @@ impl Connection {
                     self.dup_acks = 0;
                 }
             }
-            None => {
-                self.dup_acks = 0;
-                if data > 0 {
-                    self.cc.on_ack(&AckSample {
-                        delivered: data,
-                        mss: self.send_mss,
-                        srtt: self.rtt.srtt(),
-                        min_rtt: self.rtt.min_rtt(),
-                        in_flight: self.flight(),
-                        ..AckSample::at(now)
-                    });
-                }
-            }
+            None => self.dup_acks = 0,
         }
 
         // RFC 6298 5.2, 5.3: stop the timer when all is acknowledged, else
@@ -510,16 +529,130 @@ impl Connection {
         }
         let lost = self.dup_acks as usize >= DUP_THRESH
             || (self.sack_ok && self.sack.is_lost(self.snd_una, self.send_mss, DUP_THRESH));
-        // RFC 6582 4.1: not again for data sent before the last recovery or RTO.
-        if lost && self.snd_una > self.last_recover {
-            self.recovery = Some(self.snd_max);
-            self.last_recover = self.snd_max;
-            self.high_rxt = self.snd_una;
-            self.rtx_una = true;
-            self.stats.fast_retransmits += 1;
-            self.cc
-                .on_congestion_event(now, self.flight(), self.send_mss);
+        if lost {
+            self.enter_recovery(now);
         }
+    }
+
+    /// Fast retransmit and recovery begin (RFC 5681 3.2, RFC 6675 5, RFC
+    /// 8985 6.2 when RACK found the loss), unless for data sent before the
+    /// last recovery or timeout (RFC 6582 4.1).
+    fn enter_recovery(&mut self, now: Instant) {
+        if self.recovery.is_some() || self.snd_una <= self.last_recover {
+            return;
+        }
+        self.recovery = Some(self.snd_max);
+        self.last_recover = self.snd_max;
+        self.high_rxt = self.snd_una;
+        self.rtx_una = true;
+        self.stats.fast_retransmits += 1;
+        self.tlp_end = None;
+        self.timers.stop(Timer::LossProbe);
+        self.cc
+            .on_congestion_event(now, self.flight(), self.send_mss);
+    }
+
+    /// After an ACK was processed: the tail-loss-probe episode (RFC 8985
+    /// 7.4), RACK loss detection (6.2), the rate sample, the cwnd-limited
+    /// test (RFC 7661) and the controller.
+    fn after_ack(
+        &mut self,
+        now: Instant,
+        prior_in_flight: usize,
+        delivered: Delivered,
+        dsack: bool,
+        recovery_exit: bool,
+        advanced: bool,
+    ) {
+        if let Some((end, retransmitted)) = self.tlp_end {
+            if dsack && retransmitted {
+                // The probe duplicated data that had arrived: no loss.
+                self.tlp_end = None;
+            } else if self.snd_una >= end {
+                self.tlp_end = None;
+                if retransmitted && self.recovery.is_none() {
+                    // RFC 8985 7.4.2: the probe repaired a loss; respond as
+                    // to a loss, once.
+                    self.stats.tlp_recoveries += 1;
+                    self.cc
+                        .on_congestion_event(now, self.flight(), self.send_mss);
+                    self.cc.on_recovery_exit(now);
+                }
+            }
+        }
+        let lost_before = self.rate.lost();
+        if self.sack_ok {
+            self.rack.set_min_rtt(self.rtt.min_rtt());
+            self.rack.update_reo_wnd(
+                self.snd_una,
+                self.snd_max,
+                dsack,
+                recovery_exit,
+                self.recovery.is_some(),
+                self.sack.sacked_bytes(),
+                DUP_THRESH * self.send_mss,
+                self.rtt.srtt(),
+            );
+            self.rack_detect(now);
+        }
+        let newly_lost = (self.rate.lost() - lost_before) as usize;
+        let rs = self.rate.finish(now, self.rtt.min_rtt());
+        if rs.delivery_rate.is_some() {
+            self.last_rate = rs.delivery_rate;
+        }
+        if self.snd_una >= self.round_end {
+            self.prev_max_flight = self.max_flight;
+            self.max_flight = self.in_flight();
+            self.round_end = self.snd_max;
+        }
+        let m = self.prev_max_flight.max(self.max_flight);
+        let cwnd = self.cc.cwnd();
+        let cwnd_limited = if cwnd < self.cc.ssthresh() {
+            cwnd < 2 * m
+        } else {
+            m + self.send_mss >= cwnd
+        };
+        if delivered.bytes > 0 || newly_lost > 0 {
+            self.cc.on_ack(&AckSample {
+                now,
+                delivered: delivered.bytes,
+                lost: newly_lost,
+                prior_in_flight,
+                in_flight: self.in_flight(),
+                rate: rs,
+                rtt: rs.rtt,
+                srtt: self.rtt.srtt(),
+                min_rtt: self.rtt.min_rtt(),
+                mss: self.send_mss,
+                in_recovery: self.recovery.is_some(),
+                cwnd_limited,
+            });
+        }
+        if advanced {
+            self.arm_loss_probe(now);
+        }
+    }
+
+    /// RFC 8985 6.2 step 5 and 6.3: marks what RACK finds lost, starts
+    /// recovery for it, and (re)arms the reordering timer.
+    pub(super) fn rack_detect(&mut self, now: Instant) {
+        if !self.sack_ok || !self.rack.has_sample() {
+            return;
+        }
+        let (newly, timeout) = self.sent.rack_detect_loss(&self.rack, now);
+        match timeout {
+            Some(t) => self.timers.set(Timer::Rack, t),
+            None => self.timers.stop(Timer::Rack),
+        }
+        if newly == 0 {
+            return;
+        }
+        self.stats.rack_lost_bytes += newly as u64;
+        self.rate.on_lost(newly);
+        if let Some(end) = self.sent.iter().filter(|s| s.lost).map(|s| s.end).last() {
+            self.sack.set_time_lost_below(end);
+        }
+        self.enter_recovery(now);
     }
 
     /// Our FIN was acknowledged (RFC 9293 3.10.7.4, fifth, per state).

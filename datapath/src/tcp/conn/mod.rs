@@ -24,12 +24,14 @@ mod timers;
 use std::collections::VecDeque;
 use std::net::SocketAddrV4;
 
-use crate::cc::CongestionControl;
+use crate::cc::{CongestionControl, RateSampler};
+use crate::pacing::Pacer;
 use crate::tcp::config::{ConfigError, TcpConfig};
 use crate::tcp::recv_buf::RecvBuf;
 use crate::tcp::rtt::{RttConfig, RttEstimator};
 use crate::tcp::sack::SackScoreboard;
 use crate::tcp::send_buf::SendBuf;
+use crate::tcp::sent::{Rack, SentQueue};
 use crate::tcp::state::State;
 use crate::tcp::timer::{Timer, TimerTable};
 use crate::time::{Duration, Instant};
@@ -110,6 +112,16 @@ pub struct ConnStats {
     pub dsacks_received: u64,
     pub zero_window_probes: u64,
     pub keepalive_probes: u64,
+    /// Tail loss probes sent (RFC 8985 7).
+    pub tlp_probes: u64,
+    /// Losses a tail loss probe repaired (congestion response taken).
+    pub tlp_recoveries: u64,
+    /// Bytes RACK declared lost by time (RFC 8985 6).
+    pub rack_lost_bytes: u64,
+    /// Times the pacer held a ready segment back.
+    pub pacing_holds: u64,
+    /// New segments held back because the sent-segment table was full.
+    pub sent_table_full: u64,
 }
 
 /// A snapshot of the connection's variables for tools and traces.
@@ -127,6 +139,17 @@ pub struct ConnInfo {
     pub rcv_wnd: usize,
     pub mss: usize,
     pub in_recovery: bool,
+    /// The rate the pacer applies, bytes per second (`None`: unpaced).
+    pub pacing_rate: Option<u64>,
+    /// The last valid delivery-rate sample, bytes per second.
+    pub delivery_rate: Option<u64>,
+    /// Bytes delivered (cumulatively or by SACK) so far.
+    pub delivered: u64,
+    /// Bytes declared lost so far.
+    pub lost: u64,
+    /// The controller and its state ("cubic", "congestion_avoidance"...).
+    pub cc: &'static str,
+    pub cc_state: &'static str,
 }
 
 /// Options negotiated on the handshake.
@@ -215,6 +238,27 @@ pub struct Connection {
     rtx_una: bool,
     sack: SackScoreboard,
     cc: Box<dyn CongestionControl>,
+    /// Every data segment in flight, with its send time and rate state.
+    sent: SentQueue,
+    rate: RateSampler,
+    /// The last valid delivery-rate sample.
+    last_rate: Option<u64>,
+    rack: Rack,
+    pacer: Pacer,
+    /// When the pacer lets the next segment go, while one waits for it.
+    pace_wait: Option<Instant>,
+    /// Most bytes in flight in this round trip and the last (RFC 7661
+    /// cwnd-limited test), and the sequence that ends this round.
+    max_flight: usize,
+    prev_max_flight: usize,
+    round_end: SeqNum,
+    /// A tail loss probe is due (RFC 8985 7.3).
+    tlp_pending: bool,
+    /// The TLP episode under way: TLP.end_seq and whether the probe was a
+    /// retransmission (RFC 8985 7.4).
+    tlp_end: Option<(SeqNum, bool)>,
+    /// The segment being written is the loss probe.
+    tlp_probe_out: bool,
 
     /// An ACK must go out now.
     ack_now: bool,
@@ -266,6 +310,18 @@ impl Connection {
             tx: SendBuf::new(cfg.send_buffer),
             rx: RecvBuf::new(cfg.recv_buffer, cfg.max_ooo_ranges),
             sack: SackScoreboard::new(cfg.max_sack_ranges),
+            sent: SentQueue::new(cfg.sent_records()),
+            rate: RateSampler::new(),
+            last_rate: None,
+            rack: Rack::new(),
+            pacer: Pacer::new(),
+            pace_wait: None,
+            max_flight: 0,
+            prev_max_flight: 0,
+            round_end: iss,
+            tlp_pending: false,
+            tlp_end: None,
+            tlp_probe_out: false,
             quickacks: cfg.initial_quickacks,
             local,
             remote,
@@ -390,6 +446,12 @@ impl Connection {
             rcv_wnd: self.rx.window(),
             mss: self.send_mss,
             in_recovery: self.recovery.is_some(),
+            pacing_rate: self.pacing_rate(),
+            delivery_rate: self.last_rate,
+            delivered: self.rate.delivered(),
+            lost: self.rate.lost(),
+            cc: self.cc.name(),
+            cc_state: self.cc.state(),
         }
     }
 
@@ -566,6 +628,23 @@ impl Connection {
     /// Bytes sent and not yet acknowledged (sequence space).
     fn flight(&self) -> usize {
         (self.snd_max - self.snd_una).max(0) as usize
+    }
+
+    /// Bytes the network holds: outstanding less SACKed less lost and not
+    /// yet retransmitted (Linux `tcp_packets_in_flight`, in bytes).
+    fn in_flight(&self) -> usize {
+        self.flight()
+            .saturating_sub(self.sack.sacked_bytes())
+            .saturating_sub(self.sent.lost_bytes())
+    }
+
+    /// The pacer's rate, if this connection paces.
+    fn pacing_rate(&self) -> Option<u64> {
+        if self.cfg.pacing {
+            self.cc.pacing_rate()
+        } else {
+            None
+        }
     }
 
     /// Ends the connection. With an error, the application hears of it.

@@ -100,12 +100,21 @@ impl Connection {
 
     fn synchronized_plan(&mut self, now: Instant, buf_len: usize) -> Option<Plan> {
         let mss = self.max_payload(buf_len);
-        // Retransmissions in recovery come first.
-        if let Some(p) = self.recovery_plan(mss) {
-            return Some(p);
-        }
-        if let Some(p) = self.send_plan(mss, false) {
-            return Some(p);
+        // Data (new or retransmitted) leaves when the pacer lets it; ACKs and
+        // probes do not wait.
+        if self.pace_allows(now, mss) {
+            if self.tlp_pending
+                && let Some(p) = self.loss_probe_plan(mss)
+            {
+                return Some(p);
+            }
+            // Retransmissions in recovery come first.
+            if let Some(p) = self.recovery_plan(mss) {
+                return Some(p);
+            }
+            if let Some(p) = self.send_plan(mss, false) {
+                return Some(p);
+            }
         }
         if self.probe_pending || self.keepalive_pending {
             // RFC 9293 3.8.6.1 (zero window) and RFC 1122 4.2.3.6
@@ -159,6 +168,53 @@ impl Connection {
             NextSeg::NewData { .. } => self.send_plan(mss, true),
             NextSeg::Nothing => None,
         }
+    }
+
+    /// Whether the pacer lets a segment of up to `mss` bytes leave now; if
+    /// not, `pace_wait` says when it will.
+    fn pace_allows(&mut self, now: Instant, mss: usize) -> bool {
+        let Some(rate) = self.pacing_rate() else {
+            self.pace_wait = None;
+            return true;
+        };
+        let quantum = self.cc.send_quantum(self.send_mss);
+        let at = self.pacer.next_departure(now, mss, quantum, rate);
+        if at <= now {
+            self.pace_wait = None;
+            true
+        } else {
+            self.pace_wait = Some(at);
+            false
+        }
+    }
+
+    /// RFC 8985 7.3: the tail loss probe is new data if the receive window
+    /// allows, else the highest segment sent again. The congestion window
+    /// does not hold it back.
+    fn loss_probe_plan(&mut self, mss: usize) -> Option<Plan> {
+        self.tlp_pending = false;
+        if self.recovery.is_some() || self.snd_max == self.snd_una {
+            return None;
+        }
+        let new_data = self.sendable_new_data().min(mss);
+        let plan = if new_data > 0 && self.snd_nxt == self.snd_max {
+            let off = (self.snd_nxt - self.tx_base).max(0) as usize;
+            let mut flags = TcpFlags::default();
+            flags.set(TcpFlags::PSH, off + new_data == self.tx.len());
+            Some(Plan {
+                seq: self.snd_nxt,
+                flags,
+                ack: true,
+                data: (off, new_data),
+                syn_options: false,
+            })
+        } else {
+            let start = (self.snd_max - mss).max(self.snd_una);
+            self.retransmit_range(start, self.snd_max)
+        }?;
+        self.stats.tlp_probes += 1;
+        self.tlp_probe_out = true;
+        Some(plan)
     }
 
     /// Bytes of data (not FIN) in the send buffer from `seq` on.
@@ -221,9 +277,22 @@ impl Connection {
         let avail = self.tx.len().saturating_sub(off);
         let fin_unsent = self.fin_queued && !self.fin_acked && self.snd_nxt <= fin_seq;
         if avail == 0 && !fin_unsent {
+            // Draft-cheng 3.4: the application has less to send than the
+            // window allows; rate samples until this data is delivered may
+            // understate the path.
+            let in_flight = self.in_flight();
+            if in_flight + self.send_mss < self.cc.cwnd() && self.sent.lost_bytes() == 0 {
+                self.rate.on_app_limited(in_flight);
+            }
             return None;
         }
         let resend = self.snd_nxt < self.snd_max;
+        if !resend && self.sent.is_full() {
+            // Bounded table of segments in flight: wait for ACKs.
+            self.sent.note_full();
+            self.stats.sent_table_full += 1;
+            return None;
+        }
         // Windows: the peer's (RFC 9293 3.8.6) and the congestion window.
         let wnd_room = ((self.snd_una + self.snd_wnd) - self.snd_nxt).max(0) as usize;
         let in_flight = if self.recovery.is_some() && !self.sack_ok {
@@ -411,6 +480,9 @@ impl Connection {
         }
         let end = plan.seq + seq_len;
         let retransmission = plan.seq < self.snd_max;
+        if !syn {
+            self.on_data_sent(now, plan.seq, end, retransmission);
+        }
         if retransmission {
             self.stats.retransmits += 1;
             // Karn: a retransmitted timed segment gives no sample.
@@ -434,6 +506,37 @@ impl Connection {
         // RFC 6298 5.1: start the timer if it is not running.
         if !self.timers.is_set(Timer::Retransmit) {
             self.timers.set(Timer::Retransmit, now + self.rtt.rto());
+        }
+    }
+}
+
+impl Connection {
+    /// A data segment (or FIN) `[start, end)` left: its record and rate
+    /// state, the controller, the pacer, the cwnd-limited bookkeeping, and
+    /// the tail loss probe timer.
+    fn on_data_sent(&mut self, now: Instant, start: SeqNum, end: SeqNum, retransmission: bool) {
+        let len = (end - start).max(0) as usize;
+        let in_flight = self.in_flight();
+        let state = self.rate.on_send(now, in_flight, len);
+        if retransmission {
+            self.sent.on_retransmit(start, end, now, state);
+        } else {
+            self.sent.push(start, end, now, state);
+        }
+        self.cc
+            .on_send(now, len, in_flight, self.rate.is_app_limited());
+        if let Some(rate) = self.pacing_rate() {
+            let quantum = self.cc.send_quantum(self.send_mss);
+            self.pacer.on_send(now, len, quantum, rate);
+        }
+        self.max_flight = self.max_flight.max(in_flight + len);
+        if self.tlp_probe_out {
+            // The probe itself just left: its episode starts (RFC 8985 7.3).
+            self.tlp_probe_out = false;
+            self.tlp_end = Some((self.snd_max.max(end), retransmission));
+        }
+        if !retransmission {
+            self.arm_loss_probe(now);
         }
     }
 }

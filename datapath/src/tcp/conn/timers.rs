@@ -12,11 +12,18 @@ impl Connection {
     /// (Segments ready to send are found by `poll_transmit`, which the
     /// caller runs after every input.)
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.next()
+        match (self.timers.next(), self.pace_wait) {
+            (Some(t), Some(p)) => Some(t.min(p)),
+            (t, p) => t.or(p),
+        }
     }
 
     /// Fires every timer due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
+        if self.pace_wait.is_some_and(|p| p <= now) {
+            // The pacer's hold is over; the next poll_transmit sends.
+            self.pace_wait = None;
+        }
         while let Some(t) = self.timers.take_expired(now) {
             match t {
                 Timer::Retransmit => self.on_rto(now),
@@ -28,6 +35,14 @@ impl Connection {
                         .set(Timer::Persist, now + self.persist_interval());
                 }
                 Timer::DelayedAck => self.ack_now = true,
+                Timer::Rack => self.rack_detect(now),
+                Timer::LossProbe => {
+                    // RFC 8985 7.3: send a probe, then wait an RTO for it.
+                    if self.recovery.is_none() && self.snd_max > self.snd_una {
+                        self.tlp_pending = true;
+                        self.timers.set(Timer::Retransmit, now + self.rtt.rto());
+                    }
+                }
                 Timer::Keepalive => {
                     let Some(k) = self.cfg.keepalive else {
                         continue;
@@ -97,6 +112,14 @@ impl Connection {
                 self.consecutive_rtos += 1;
                 self.stats.rtos += 1;
                 self.cc.on_rto(now, self.flight(), self.send_mss);
+                // RFC 8985 6.3 / Linux tcp_enter_loss: everything outstanding
+                // is lost; the probe episode and RACK's timer are over.
+                let lost = self.sent.on_rto();
+                self.rate.on_lost(lost);
+                self.tlp_end = None;
+                self.tlp_pending = false;
+                self.timers.stop(Timer::Rack);
+                self.timers.stop(Timer::LossProbe);
                 self.recovery = None;
                 self.rtx_una = false;
                 self.dup_acks = 0;
@@ -111,6 +134,36 @@ impl Connection {
                 self.rtt.on_timeout(); // RFC 6298 5.5: back off
                 self.timers.set(Timer::Retransmit, now + self.rtt.rto()); // 5.6
             }
+        }
+    }
+
+    /// RFC 8985 7.2: arms the probe timeout after new data left or new data
+    /// was acknowledged, unless in recovery, after a timeout, in a probe
+    /// episode, or with nothing in flight. PTO = 2 SRTT (plus the worst-case
+    /// delayed ACK, 200 ms, when one segment is in flight), no later than the
+    /// retransmission timer.
+    pub(super) fn arm_loss_probe(&mut self, now: Instant) {
+        let eligible = self.sack_ok
+            && self.state.is_synchronized()
+            && self.recovery.is_none()
+            && self.consecutive_rtos == 0
+            && self.tlp_end.is_none()
+            && self.snd_max > self.snd_una;
+        if !eligible {
+            self.timers.stop(Timer::LossProbe);
+            return;
+        }
+        let mut pto = match self.rtt.srtt() {
+            Some(srtt) => srtt * 2,
+            None => crate::time::Duration::from_secs(1),
+        };
+        if self.flight() <= self.send_mss {
+            pto += crate::time::Duration::from_millis(200);
+        }
+        let at = now + pto;
+        match self.timers.get(Timer::Retransmit) {
+            Some(rto_at) if rto_at <= at => self.timers.stop(Timer::LossProbe),
+            _ => self.timers.set(Timer::LossProbe, at),
         }
     }
 
