@@ -564,20 +564,29 @@ impl Connection {
         recovery_exit: bool,
         advanced: bool,
     ) {
-        if let Some((end, retransmitted)) = self.tlp_end {
-            if dsack && retransmitted {
-                // The probe duplicated data that had arrived: no loss.
+        // RFC 8985 7.4 (as Linux tcp_process_tlp_ack): the episode ends at
+        // the first ACK at or beyond TLP.end_seq. A probe of new data needs
+        // nothing more (RACK judges any loss). For a retransmitted probe: a
+        // D-SACK means the original had arrived; an ACK beyond TLP.end_seq
+        // means the probe repaired a loss (respond once, as to a loss); a
+        // plain duplicate ACK at TLP.end_seq means nothing was lost. An ACK
+        // that reaches exactly TLP.end_seq waits for the D-SACK that may
+        // follow.
+        if let Some((end, retransmitted)) = self.tlp_end
+            && self.snd_una >= end
+        {
+            if !retransmitted || dsack {
                 self.tlp_end = None;
-            } else if self.snd_una >= end {
+            } else if self.snd_una > end {
                 self.tlp_end = None;
-                if retransmitted && self.recovery.is_none() {
-                    // RFC 8985 7.4.2: the probe repaired a loss; respond as
-                    // to a loss, once.
+                if self.recovery.is_none() {
                     self.stats.tlp_recoveries += 1;
                     self.cc
                         .on_congestion_event(now, self.flight(), self.send_mss);
                     self.cc.on_recovery_exit(now);
                 }
+            } else if !advanced && delivered.bytes == 0 {
+                self.tlp_end = None;
             }
         }
         let lost_before = self.rate.lost();

@@ -507,6 +507,10 @@ impl Connection {
         if !self.timers.is_set(Timer::Retransmit) {
             self.timers.set(Timer::Retransmit, now + self.rtt.rto());
         }
+        if !syn && !retransmission {
+            // RFC 8985 7.2: new data restarts the probe timeout.
+            self.arm_loss_probe(now);
+        }
     }
 }
 
@@ -534,9 +538,6 @@ impl Connection {
             // The probe itself just left: its episode starts (RFC 8985 7.3).
             self.tlp_probe_out = false;
             self.tlp_end = Some((self.snd_max.max(end), retransmission));
-        }
-        if !retransmission {
-            self.arm_loss_probe(now);
         }
     }
 }

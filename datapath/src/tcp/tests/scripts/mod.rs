@@ -32,10 +32,15 @@ use crate::time::Duration;
 
 /// Short timers and a receive buffer that needs no window scaling (its
 /// window field is the free space as is).
+/// Scripts check RFC behaviour segment by segment: NewReno's window
+/// arithmetic, and no pacing (which only spreads the same segments in time;
+/// it has tests of its own).
 fn cfg() -> TcpConfig {
     TcpConfig {
         recv_buffer: 65535,
         time_wait: Duration::from_secs(1),
+        congestion_control: crate::cc::Algorithm::NewReno,
+        pacing: false,
         ..TcpConfig::default()
     }
 }

@@ -167,3 +167,125 @@ fn stale_timestamp_echo_after_a_timeout_is_not_an_rtt_sample() {
         "the 900 ms 'sample' was not taken"
     );
 }
+
+/// RFC 8985 6.2: with a single SACK (no third duplicate ACK), RACK declares
+/// the segments sent before the SACKed one lost once RACK.rtt plus the
+/// reordering window (min_RTT / 4 = 25 ms) has passed since they were sent,
+/// and recovery retransmits the first.
+#[test]
+fn rack_declares_loss_after_the_reordering_window_without_three_dupacks() {
+    let mut s = established_sack(cfg());
+    s.at(200).app_send(3000);
+    for seq in [1, 1001, 2001] {
+        s.expect(ack().seq(seq).len(1000));
+    }
+    // The third segment is SACKed 100 ms later: RACK.rtt = 100 ms.
+    s.at(300).inject(ack().seq(1).ack(1).sack(&[(2001, 3001)]));
+    s.expect_nothing_until(325);
+    s.expect(ack().seq(1).len(1000));
+    assert!(s.conn().info().in_recovery);
+    assert_eq!(s.conn().stats().rack_lost_bytes, 2000);
+}
+
+/// RFC 8985 6.2 step 2 and 6.3: a SACK below one received earlier shows
+/// reordering, which keeps a reordering window even in recovery.
+#[test]
+fn rack_reordering_seen_keeps_the_window_open() {
+    let mut s = established_sack(cfg());
+    s.at(200).app_send(4000);
+    for seq in [1, 1001, 2001, 3001] {
+        s.expect(ack().seq(seq).len(1000));
+    }
+    s.at(300).inject(ack().seq(1).ack(1).sack(&[(3001, 4001)]));
+    s.at(301)
+        .inject(ack().seq(1).ack(1).sack(&[(2001, 2501), (3001, 4001)]));
+    s.expect_nothing_until(325);
+    s.expect(ack().seq(1).len(1000));
+}
+
+/// RFC 8985 7.2, 7.3: with data in flight and no ACK, a probe goes out
+/// after PTO = 2 SRTT (200 ms), before the RTO (300 ms); with nothing new to
+/// send it is the highest segment again.
+#[test]
+fn tail_loss_probe_retransmits_the_last_segment_after_two_srtt() {
+    let mut s = established_sack(cfg());
+    s.at(200).app_send(3000);
+    for seq in [1, 1001, 2001] {
+        s.expect(ack().seq(seq).len(1000));
+    }
+    s.expect_nothing_until(400);
+    s.expect(ack().seq(2001).len(1000));
+    assert_eq!(s.conn().stats().tlp_probes, 1);
+    assert_eq!(s.conn().stats().rtos, 0);
+    s.at(450).inject(ack().seq(1).ack(3001));
+    s.expect_nothing_until(5000);
+    assert_eq!(s.conn().stats().rtos, 0);
+}
+
+/// RFC 8985 7.2: with a single segment in flight the probe timeout adds
+/// the worst-case delayed ACK (200 ms), which here puts it after the RTO:
+/// the RTO fires instead.
+#[test]
+fn tail_loss_probe_waits_for_a_delayed_ack_with_one_segment_in_flight() {
+    let mut s = established_sack(cfg());
+    s.at(200).app_send(1000);
+    s.expect(ack().seq(1).len(1000));
+    s.expect_nothing_until(500);
+    s.expect(ack().seq(1).len(1000));
+    assert_eq!(s.conn().stats().tlp_probes, 0);
+    assert_eq!(s.conn().stats().rtos, 1);
+}
+
+/// RFC 8985 7.3: the probe is new data when the receive window allows,
+/// even if the congestion window is full.
+#[test]
+fn tail_loss_probe_sends_new_data_when_the_window_allows() {
+    let mut s = established_sack(TcpConfig {
+        initial_cwnd_segments: 2,
+        mss: 1000,
+        ..cfg()
+    });
+    s.at(200).app_send(5000);
+    for seq in [1, 1001] {
+        s.expect(ack().seq(seq).len(1000));
+    }
+    s.expect_nothing_until(400);
+    s.expect(ack().seq(2001).len(1000));
+    assert_eq!(s.conn().stats().tlp_probes, 1);
+}
+
+/// RFC 8985 7.4.1: a D-SACK for a retransmitted probe shows the original
+/// arrived: no congestion response.
+#[test]
+fn tail_loss_probe_dsack_means_no_loss() {
+    let mut s = established_sack(cfg());
+    s.at(200).app_send(2000);
+    s.expect(ack().seq(1).len(1000));
+    s.expect(ack().seq(1001).len(1000));
+    s.expect_nothing_until(400);
+    s.expect(ack().seq(1001).len(1000));
+    let cwnd = s.conn().info().cwnd;
+    s.at(410).inject(ack().seq(1).ack(2001));
+    s.at(420)
+        .inject(ack().seq(1).ack(2001).sack(&[(1001, 2001)]));
+    assert_eq!(s.conn().stats().tlp_recoveries, 0);
+    assert!(s.conn().info().cwnd >= cwnd);
+}
+
+/// RFC 8985 7.4.2: an ACK beyond the probe's end without a D-SACK shows
+/// the probe repaired a loss: the controller reduces its window once.
+#[test]
+fn tail_loss_probe_that_repaired_a_loss_reduces_the_window() {
+    let mut s = established_sack(cfg());
+    s.at(200).app_send(2000);
+    s.expect(ack().seq(1).len(1000));
+    s.expect(ack().seq(1001).len(1000));
+    s.expect_nothing_until(400);
+    s.expect(ack().seq(1001).len(1000));
+    s.at(405).app_send(1000);
+    s.expect(ack().seq(2001).len(1000));
+    let cwnd = s.conn().info().cwnd;
+    s.at(500).inject(ack().seq(1).ack(3001));
+    assert_eq!(s.conn().stats().tlp_recoveries, 1);
+    assert!(s.conn().info().cwnd < cwnd);
+}
