@@ -83,4 +83,6 @@ pub use rng::{Probability, Rng};
 pub use trace::{ConnTrace, TraceSample};
 
 #[cfg(test)]
+mod cc_tests;
+#[cfg(test)]
 mod net_tests;

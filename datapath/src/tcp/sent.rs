@@ -285,6 +285,24 @@ impl SentQueue {
         }
     }
 
+    /// Marks lost every unSACKed record wholly below `seq` that has not been
+    /// retransmitted (the duplicate-ACK rule's verdict, RFC 6675 `IsLost`);
+    /// returns the bytes newly marked.
+    pub fn mark_lost_below(&mut self, seq: SeqNum) -> usize {
+        let mut newly = 0;
+        for s in &mut self.segs {
+            if s.end > seq {
+                break;
+            }
+            if !s.sacked && !s.lost && !s.retransmitted {
+                s.lost = true;
+                newly += s.len();
+            }
+        }
+        self.lost += newly;
+        newly
+    }
+
     /// RFC 8985 6.2 step 5, `RACK_detect_loss()`: marks lost every
     /// unacknowledged, unSACKed segment sent before the most recently
     /// delivered one by more than the reordering window. Returns the bytes

@@ -545,6 +545,12 @@ impl Connection {
         self.last_recover = self.snd_max;
         self.high_rxt = self.snd_una;
         self.rtx_una = true;
+        if self.sack_ok {
+            // The first unacknowledged segment is the one fast retransmit
+            // resends (RFC 5681 3.2 step 4 / RFC 6675 5 step 4.3).
+            let n = self.sent.mark_lost_at(self.snd_una);
+            self.rate.on_lost(n);
+        }
         self.stats.fast_retransmits += 1;
         self.tlp_end = None;
         self.timers.stop(Timer::LossProbe);
@@ -603,6 +609,12 @@ impl Connection {
                 self.rtt.srtt(),
             );
             self.rack_detect(now);
+            if self.recovery.is_some() {
+                // RFC 6675 IsLost: holes the SACKs show lost.
+                let below = self.sack.lost_below(self.send_mss, DUP_THRESH);
+                let n = self.sent.mark_lost_below(below);
+                self.rate.on_lost(n);
+            }
         }
         let newly_lost = (self.rate.lost() - lost_before) as usize;
         let rs = self.rate.finish(now, self.rtt.min_rtt());

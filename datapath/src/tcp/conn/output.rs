@@ -148,25 +148,41 @@ impl Connection {
                 self.snd_una + self.data_len_from(self.snd_una).min(mss),
             );
         }
+        // RFC 6675 5 step (C) with the pipe kept per segment (as Linux
+        // does): outstanding less SACKed less lost-and-not-resent. Send while
+        // cwnd - pipe >= 1 SMSS; the first retransmission goes regardless
+        // (step 4.3, fast retransmit).
         let cwnd = self.cc.cwnd();
-        let pipe = self.sack.pipe(self.high_rxt, mss, DUP_THRESH);
-        // RFC 6675 5 step (C): send while cwnd - pipe >= 1 SMSS; the first
-        // retransmission goes regardless (step 4.3, fast retransmit).
+        let pipe = self.in_flight();
         if !self.rtx_una && cwnd < pipe + mss {
             return None;
         }
         self.rtx_una = false;
-        let new_data = self.sendable_new_data();
+        // NextSeg rule 1: the lowest segment judged lost (by the
+        // duplicate-ACK rule or by RACK, which also finds retransmissions
+        // lost again, RFC 8985 6.2), not resent since.
+        if let Some((start, end)) = self.sent.first_lost().map(|s| (s.start, s.end)) {
+            let start = start.max(self.snd_una);
+            let end = end.min(start + mss);
+            if end > start {
+                self.high_rxt = self.high_rxt.max(end);
+                return self.retransmit_range(start, end);
+            }
+        }
+        // Rule 2: new data.
+        if self.sendable_new_data() > 0 {
+            return self.send_plan(mss, true);
+        }
+        // Rule 3: a hole not (yet) judged lost, once.
         match self
             .sack
-            .next_seg(self.high_rxt.max(self.snd_una), mss, DUP_THRESH, new_data)
+            .next_seg(self.high_rxt.max(self.snd_una), mss, DUP_THRESH, 0)
         {
-            NextSeg::RetransmitLost { start, end } | NextSeg::RetransmitUnlost { start, end } => {
+            NextSeg::RetransmitUnlost { start, end } | NextSeg::RetransmitLost { start, end } => {
                 self.high_rxt = end;
                 self.retransmit_range(start, end)
             }
-            NextSeg::NewData { .. } => self.send_plan(mss, true),
-            NextSeg::Nothing => None,
+            NextSeg::NewData { .. } | NextSeg::Nothing => None,
         }
     }
 
