@@ -18,6 +18,7 @@
 //! Controllers are sans-IO like the TCP core: time is an argument. All sizes
 //! are bytes, rates bytes per second.
 
+pub mod cubic;
 pub mod newreno;
 pub mod rate;
 
@@ -25,6 +26,7 @@ use core::fmt::Debug;
 
 use crate::time::{Duration, Instant};
 
+pub use cubic::Cubic;
 pub use newreno::NewReno;
 pub use rate::{PacketState, RateSample, RateSampler};
 
@@ -149,10 +151,9 @@ impl Algorithm {
     /// A new controller with an initial window of `initial_cwnd` bytes for a
     /// sender MSS of `mss` bytes.
     pub fn build(self, initial_cwnd: usize, mss: usize) -> Box<dyn CongestionControl> {
-        let _ = mss;
         match self {
             Algorithm::NewReno => Box::new(NewReno::new(initial_cwnd)),
-            Algorithm::Cubic => Box::new(NewReno::new(initial_cwnd)),
+            Algorithm::Cubic => Box::new(Cubic::new(initial_cwnd, mss)),
             Algorithm::Bbr => Box::new(NewReno::new(initial_cwnd)),
         }
     }
