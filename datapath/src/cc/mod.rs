@@ -22,6 +22,9 @@ pub mod cubic;
 pub mod newreno;
 pub mod rate;
 
+#[cfg(test)]
+mod model_tests;
+
 use core::fmt::Debug;
 
 use crate::time::{Duration, Instant};
