@@ -1,7 +1,8 @@
 //! CUBIC window management (RFC 9438).
 //!
 //! Below ssthresh the window grows as in slow start (RFC 5681 3.1 with
-//! RFC 3465 byte counting, L = 2). Above it, each congestion-avoidance stage
+//! RFC 3465 byte counting, L = 2); the first slow start runs HyStart++
+//! (RFC 9406, [`HyStart`]) to leave before it overshoots. Above it, each congestion-avoidance stage
 //! (an *epoch*) starts at the first ACK after a reduction and follows the
 //! cubic curve of RFC 9438 4.2 through the window at the last congestion
 //! event, W_max: concave while below it, a plateau around it, convex beyond
@@ -22,6 +23,7 @@
 //! clock and never panics, whatever the inputs: time that goes backwards is
 //! no time at all.
 
+use crate::cc::hystart::{CSS_GROWTH_DIVISOR, HyStart, Phase};
 use crate::cc::{AckSample, CongestionControl, window_pacing_rate};
 use crate::time::{Duration, Instant};
 
@@ -101,6 +103,8 @@ pub struct Cubic {
     after_rto: bool,
     /// The state before the last reduction, until it is undone or replaced.
     saved: Option<Saved>,
+    /// HyStart++ for the initial slow start (RFC 9438 4.10, RFC 9406).
+    hystart: HyStart,
 }
 
 impl Cubic {
@@ -123,6 +127,7 @@ impl Cubic {
             recovering: false,
             after_rto: false,
             saved: None,
+            hystart: HyStart::new(),
         }
     }
 
@@ -299,6 +304,20 @@ impl CongestionControl for Cubic {
         }
         self.last_ack = Some(ack.now);
 
+        // RFC 9438 4.10 and RFC 9406 4.3: HyStart++ in the initial slow start
+        // only (ssthresh still unset); it watches every ACK of it.
+        let phase = if self.ssthresh == usize::MAX && self.hystart.active() {
+            self.hystart.on_ack(ack)
+        } else {
+            Phase::SlowStart
+        };
+        if phase == Phase::Exit {
+            // RFC 9406 4.2: CSS ran CSS_ROUNDS rounds; ssthresh = cwnd, and
+            // congestion avoidance starts its curve here (K = 0, 4.8's rule,
+            // as W_max is unset).
+            self.ssthresh = self.cwnd.max(mss.saturating_mul(2));
+        }
+
         // RFC 6582 3.2: no growth during recovery; RFC 9438 5.8 and RFC 7661
         // 4.1: none while the application leaves the window unused.
         if ack.in_recovery || !ack.cwnd_limited || ack.delivered == 0 {
@@ -309,9 +328,15 @@ impl CongestionControl for Cubic {
             // RFC 9438 4.10 defers to RFC 5681 3.1 eq. 2, with RFC 3465
             // byte counting and L = 2: at most two segments per ACK, and not
             // past ssthresh. What this ACK acknowledged beyond ssthresh
-            // counts toward congestion avoidance.
+            // counts toward congestion avoidance. (RFC 9406 allows L = 8, or
+            // none when paced; we keep NewReno's 2.)
             let room = self.ssthresh - self.cwnd;
-            let inc = acked.min(mss.saturating_mul(2)).min(room);
+            let mut inc = acked.min(mss.saturating_mul(2));
+            if phase == Phase::Conservative {
+                // RFC 9406 4.2: CSS grows by a quarter as much.
+                inc /= CSS_GROWTH_DIVISOR;
+            }
+            let inc = inc.min(room);
             self.cwnd = self.cwnd.saturating_add(inc).min(MAX_CWND);
             if self.cwnd < self.ssthresh || acked <= inc {
                 return;
@@ -324,6 +349,8 @@ impl CongestionControl for Cubic {
     fn on_congestion_event(&mut self, _now: Instant, _flight: usize, mss: usize) {
         let mss = mss.max(1);
         self.save();
+        // RFC 9406 4.3: a loss ends HyStart++.
+        self.hystart.on_loss();
         let cwnd = self.cwnd as f64;
         // RFC 9438 4.7, fast convergence: a loss before the window regained
         // the previous W_max means another flow has come; release bandwidth
@@ -354,6 +381,7 @@ impl CongestionControl for Cubic {
 
     fn on_rto(&mut self, _now: Instant, _flight: usize, mss: usize) {
         let mss = mss.max(1);
+        self.hystart.on_loss();
         // RFC 9438 4.8: ssthresh as in 4.6. Not again when this timeout
         // follows another with nothing delivered in between (RFC 5681 3.1:
         // ssthresh is held constant while the same segment backs off), nor
@@ -791,5 +819,75 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Slow-start rounds with delivery-rate samples (so HyStart++ can count
+    /// rounds): one ACK per segment of the window, each with `rtt_ms`.
+    fn sampled_round(c: &mut Cubic, delivered: &mut u64, rtt_ms: u64) {
+        let prior = *delivered;
+        for _ in 0..(c.cwnd() / MSS).max(1) {
+            *delivered += MSS as u64;
+            c.on_ack(&AckSample {
+                rtt: Some(Duration::from_millis(rtt_ms)),
+                rate: crate::cc::RateSample {
+                    prior_delivered: prior,
+                    delivered: *delivered - prior,
+                    ..Default::default()
+                },
+                ..ack(Instant::ZERO, MSS)
+            });
+        }
+    }
+
+    #[test]
+    fn hystart_css_quarters_growth_then_ends_slow_start_without_a_loss() {
+        let mut c = Cubic::new(segs(10), MSS);
+        let mut delivered = 0;
+        sampled_round(&mut c, &mut delivered, 100);
+        sampled_round(&mut c, &mut delivered, 100);
+        assert_eq!(c.cwnd(), segs(40), "two rounds of plain slow start");
+        // The queue builds: RTT +20 ms. From the eighth ACK of the round,
+        // conservative slow start: a quarter segment per segment acked.
+        sampled_round(&mut c, &mut delivered, 120);
+        assert_eq!(c.cwnd(), segs(40 + 7) + 33 * MSS / 4);
+        assert_eq!(c.state(), "slow_start");
+        for _ in 0..4 {
+            sampled_round(&mut c, &mut delivered, 120);
+        }
+        assert_eq!(c.ssthresh(), usize::MAX, "CSS for four more rounds");
+        // The fifth CSS round boundary ends slow start at the window there.
+        sampled_round(&mut c, &mut delivered, 120);
+        assert_ne!(c.ssthresh(), usize::MAX);
+        assert!(c.ssthresh() < segs(200), "far less than doubling: {c:?}");
+        assert_eq!(c.state(), "congestion_avoidance");
+        // Congestion avoidance starts the curve at its own window (K = 0).
+        assert_eq!(c.k(), 0.0);
+        assert_eq!(c.w_max(), c.ssthresh());
+    }
+
+    #[test]
+    fn hystart_css_resumes_slow_start_when_the_rtt_falls_back() {
+        let mut c = Cubic::new(segs(10), MSS);
+        let mut delivered = 0;
+        sampled_round(&mut c, &mut delivered, 100);
+        sampled_round(&mut c, &mut delivered, 120);
+        let before = c.cwnd();
+        sampled_round(&mut c, &mut delivered, 100);
+        let acks = before / MSS;
+        // Seven ACKs in CSS before eight samples show the fall, then full
+        // slow start again.
+        assert_eq!(c.cwnd(), before + 7 * MSS / 4 + (acks - 7) * MSS);
+    }
+
+    #[test]
+    fn hystart_runs_only_in_the_first_slow_start() {
+        let mut c = Cubic::new(segs(100), MSS);
+        c.on_rto(Instant::ZERO, segs(100), MSS);
+        let mut delivered = 0;
+        for rtt in [100, 100, 150, 200] {
+            sampled_round(&mut c, &mut delivered, rtt);
+        }
+        // 1 -> 2 -> 4 -> 8 -> 16 segments: slow start undisturbed by the RTT.
+        assert_eq!(c.cwnd(), segs(16));
     }
 }

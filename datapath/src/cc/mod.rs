@@ -19,6 +19,7 @@
 //! are bytes, rates bytes per second.
 
 pub mod cubic;
+pub mod hystart;
 pub mod newreno;
 pub mod rate;
 
