@@ -91,8 +91,9 @@ pub struct Cubic {
     /// cwnd_prior (RFC 9438 4.1.2, 4.6), bytes: cwnd when ssthresh was last
     /// set.
     cwnd_prior: f64,
-    /// When the last ACK arrived (to take application-limited time out of t).
-    last_ack: Option<Instant>,
+    /// The time up to which application-limited periods have been taken out
+    /// of t (RFC 9438 4.2): the last ACK, or the restart after an idle spell.
+    accounted_until: Option<Instant>,
     /// The smoothed RTT of the last ACK that had one (pacing).
     srtt: Option<Duration>,
     /// Between a congestion event and the end of its recovery.
@@ -122,7 +123,7 @@ impl Cubic {
             cwnd_epoch: 0.0,
             w_est: 0.0,
             cwnd_prior: 0.0,
-            last_ack: None,
+            accounted_until: None,
             srtt: None,
             recovering: false,
             after_rto: false,
@@ -247,6 +248,16 @@ impl Cubic {
         }
     }
 
+    /// Moves the epoch forward by the time from `accounted_until` to `now`,
+    /// which the application left the window unused (RFC 9438 4.2, 5.8); the
+    /// epoch never moves past `now`.
+    fn exclude_from_t(&mut self, now: Instant) {
+        if let (Some(start), Some(since)) = (self.epoch_start, self.accounted_until) {
+            let moved = start + now.saturating_since(since);
+            self.epoch_start = Some(if moved > now { start.max(now) } else { moved });
+        }
+    }
+
     fn save(&mut self) {
         self.saved = Some(Saved {
             cwnd: self.cwnd,
@@ -285,6 +296,16 @@ impl CongestionControl for Cubic {
         window_pacing_rate(self.cwnd, self.ssthresh, self.srtt)
     }
 
+    fn on_send(&mut self, now: Instant, _bytes: usize, in_flight: usize, _app_limited: bool) {
+        // RFC 9438 4.2, 5.8: sending with nothing in flight ends an idle
+        // spell, which produced no ACKs to notice it; it is no part of t (as
+        // Linux `CA_EVENT_TX_START`).
+        if in_flight == 0 {
+            self.exclude_from_t(now);
+            self.accounted_until = Some(now);
+        }
+    }
+
     fn on_ack(&mut self, ack: &AckSample) {
         if ack.srtt.is_some() {
             self.srtt = ack.srtt;
@@ -297,12 +318,10 @@ impl CongestionControl for Cubic {
         // has not been updated due to application-limited behavior" (5.8):
         // an ACK that finds the window unused moves the epoch forward by the
         // time since the previous ACK.
-        if !ack.cwnd_limited
-            && let (Some(start), Some(last)) = (self.epoch_start, self.last_ack)
-        {
-            self.epoch_start = Some(start + ack.now.saturating_since(last));
+        if !ack.cwnd_limited {
+            self.exclude_from_t(ack.now);
         }
-        self.last_ack = Some(ack.now);
+        self.accounted_until = Some(ack.now);
 
         // RFC 9438 4.10 and RFC 9406 4.3: HyStart++ in the initial slow start
         // only (ssthresh still unset); it watches every ACK of it.
@@ -716,6 +735,37 @@ mod tests {
         let r_idle = rounds(&mut idle, Instant::from_millis(5100), RTT, 20);
         assert_eq!(r_busy.last().map(|r| r.1), r_idle.last().map(|r| r.1));
         assert_eq!(busy.cwnd(), idle.cwnd());
+    }
+
+    #[test]
+    fn idle_time_before_a_restart_is_not_part_of_t() {
+        let mut busy = after_loss_at(100);
+        let mut idle = after_loss_at(100);
+        busy.on_ack(&ack(Instant::ZERO, MSS));
+        idle.on_ack(&ack(Instant::ZERO, MSS));
+        // Everything acknowledged; the idle sender sends again ten seconds
+        // later, with nothing in flight.
+        busy.on_send(Instant::from_millis(100), MSS, 0, false);
+        idle.on_send(Instant::from_millis(10_100), MSS, 0, false);
+        let r_busy = rounds(&mut busy, Instant::from_millis(100), RTT, 20);
+        let r_idle = rounds(&mut idle, Instant::from_millis(10_100), RTT, 20);
+        assert_eq!(r_busy.last().map(|r| r.1), r_idle.last().map(|r| r.1));
+        assert_eq!(busy.cwnd(), idle.cwnd());
+        // A send with data in flight is no restart: t runs on, and a round
+        // at t = 5 s climbs far more than one at t = 0.1 s.
+        let mut early = after_loss_at(100);
+        let mut late = after_loss_at(100);
+        early.on_ack(&ack(Instant::ZERO, MSS));
+        late.on_ack(&ack(Instant::ZERO, MSS));
+        late.on_send(Instant::from_millis(5_000), MSS, segs(10), false);
+        rounds(&mut early, Instant::from_millis(100), RTT, 1);
+        rounds(&mut late, Instant::from_millis(5_000), RTT, 1);
+        assert!(
+            late.cwnd() > early.cwnd() + segs(10),
+            "{} vs {}",
+            late.cwnd(),
+            early.cwnd()
+        );
     }
 
     #[test]
