@@ -18,13 +18,19 @@
 //! Controllers are sans-IO like the TCP core: time is an argument. All sizes
 //! are bytes, rates bytes per second.
 
+pub mod cubic;
+pub mod hystart;
 pub mod newreno;
 pub mod rate;
+
+#[cfg(test)]
+mod model_tests;
 
 use core::fmt::Debug;
 
 use crate::time::{Duration, Instant};
 
+pub use cubic::Cubic;
 pub use newreno::NewReno;
 pub use rate::{PacketState, RateSample, RateSampler};
 
@@ -120,12 +126,14 @@ pub trait CongestionControl: Debug + Send {
 /// sets `sk_pacing_rate` for them (`tcp_update_pacing_rate`): cwnd / srtt
 /// scaled by 200% in slow start (`tcp_pacing_ss_ratio`) and 120% after
 /// (`tcp_pacing_ca_ratio`), so pacing smooths bursts without holding the
-/// window back. `None` until there is an RTT sample.
+/// window back. `None` until there is an RTT sample; never zero (a tiny
+/// window over an enormous RTT still paces at one byte per second rather
+/// than stalling the pacer).
 pub fn window_pacing_rate(cwnd: usize, ssthresh: usize, srtt: Option<Duration>) -> Option<u64> {
     let srtt = srtt?.as_nanos().max(1);
     let ratio: u128 = if cwnd < ssthresh / 2 { 200 } else { 120 };
     let rate = cwnd as u128 * ratio * 1_000_000_000 / (100 * u128::from(srtt));
-    Some(rate.min(u128::from(u64::MAX)) as u64)
+    Some(rate.clamp(1, u128::from(u64::MAX)) as u64)
 }
 
 /// Which controller a connection runs.
@@ -147,10 +155,9 @@ impl Algorithm {
     /// A new controller with an initial window of `initial_cwnd` bytes for a
     /// sender MSS of `mss` bytes.
     pub fn build(self, initial_cwnd: usize, mss: usize) -> Box<dyn CongestionControl> {
-        let _ = mss;
         match self {
             Algorithm::NewReno => Box::new(NewReno::new(initial_cwnd)),
-            Algorithm::Cubic => Box::new(NewReno::new(initial_cwnd)),
+            Algorithm::Cubic => Box::new(Cubic::new(initial_cwnd, mss)),
             Algorithm::Bbr => Box::new(NewReno::new(initial_cwnd)),
         }
     }

@@ -6,9 +6,11 @@
 //! (ssthresh = max(FlightSize/2, 2*SMSS), RFC 5681 eq. 4) and recovery runs at
 //! cwnd = ssthresh; the connection counts what is in the pipe, so the window
 //! needs no inflation. An RTO leaves one segment (the loss window, RFC 5681 3.1).
+//!
+//! Pacing follows the window as Linux paces Reno ([`window_pacing_rate`]).
 
-use crate::cc::{AckSample, CongestionControl};
-use crate::time::Instant;
+use crate::cc::{AckSample, CongestionControl, window_pacing_rate};
+use crate::time::{Duration, Instant};
 
 #[derive(Debug, Clone)]
 pub struct NewReno {
@@ -16,6 +18,10 @@ pub struct NewReno {
     ssthresh: usize,
     /// Bytes acknowledged in congestion avoidance since the last increase.
     ca_acked: usize,
+    /// The smoothed RTT of the last ACK that had one (pacing).
+    srtt: Option<Duration>,
+    /// Between a congestion event and the end of its recovery.
+    recovering: bool,
 }
 
 impl NewReno {
@@ -26,6 +32,8 @@ impl NewReno {
             cwnd: initial_cwnd.max(1),
             ssthresh: usize::MAX,
             ca_acked: 0,
+            srtt: None,
+            recovering: false,
         }
     }
 }
@@ -39,7 +47,14 @@ impl CongestionControl for NewReno {
         self.ssthresh
     }
 
+    fn pacing_rate(&self) -> Option<u64> {
+        window_pacing_rate(self.cwnd, self.ssthresh, self.srtt)
+    }
+
     fn on_ack(&mut self, ack: &AckSample) {
+        if ack.srtt.is_some() {
+            self.srtt = ack.srtt;
+        }
         // Growth only outside recovery (RFC 6582 3.2 keeps cwnd during it)
         // and only while the window limits the sender (RFC 7661 4.1: a window
         // the application does not use is not validated).
@@ -65,11 +80,13 @@ impl CongestionControl for NewReno {
         self.ssthresh = (flight / 2).max(2 * mss);
         self.cwnd = self.ssthresh;
         self.ca_acked = 0;
+        self.recovering = true;
     }
 
     fn on_recovery_exit(&mut self, _now: Instant) {
         // RFC 6582 3.2 step 3: set cwnd to ssthresh ("deflate").
         self.cwnd = self.ssthresh;
+        self.recovering = false;
     }
 
     fn on_rto(&mut self, _now: Instant, flight: usize, mss: usize) {
@@ -77,6 +94,8 @@ impl CongestionControl for NewReno {
         self.ssthresh = (flight / 2).max(2 * mss);
         self.cwnd = mss;
         self.ca_acked = 0;
+        // A timeout ends fast recovery; the connection does go-back-N.
+        self.recovering = false;
     }
 
     fn name(&self) -> &'static str {
@@ -84,7 +103,9 @@ impl CongestionControl for NewReno {
     }
 
     fn state(&self) -> &'static str {
-        if self.cwnd < self.ssthresh {
+        if self.recovering {
+            "recovery"
+        } else if self.cwnd < self.ssthresh {
             "slow_start"
         } else {
             "congestion_avoidance"
@@ -161,5 +182,33 @@ mod tests {
             (MSS, 2 * MSS),
             "ssthresh floor of 2 SMSS"
         );
+    }
+
+    #[test]
+    fn pacing_rate_is_2x_cwnd_over_the_last_srtt_in_slow_start_and_1_2x_after() {
+        let mut c = NewReno::new(10 * MSS);
+        assert_eq!(c.pacing_rate(), None, "no RTT yet");
+        c.on_ack(&AckSample {
+            srtt: Some(Duration::from_millis(100)),
+            ..ack(MSS)
+        });
+        assert_eq!(c.pacing_rate(), Some(2 * 11_000 * 10));
+        c.on_congestion_event(Instant::ZERO, 22 * MSS, MSS);
+        // An ACK without an srtt keeps the last one.
+        c.on_ack(&ack(0));
+        assert_eq!(c.pacing_rate(), Some(11_000 * 12));
+    }
+
+    #[test]
+    fn state_is_recovery_from_the_congestion_event_to_its_end() {
+        let mut c = NewReno::new(10 * MSS);
+        assert_eq!(c.state(), "slow_start");
+        c.on_congestion_event(Instant::ZERO, 10 * MSS, MSS);
+        assert_eq!(c.state(), "recovery");
+        c.on_recovery_exit(Instant::ZERO);
+        assert_eq!(c.state(), "congestion_avoidance");
+        c.on_congestion_event(Instant::ZERO, 10 * MSS, MSS);
+        c.on_rto(Instant::ZERO, 10 * MSS, MSS);
+        assert_eq!(c.state(), "slow_start", "a timeout ends recovery");
     }
 }
