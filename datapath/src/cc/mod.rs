@@ -85,6 +85,11 @@ impl AckSample {
 }
 
 /// A congestion controller of one connection.
+///
+/// Contracts every controller keeps (the op-model test checks them after
+/// every step): `cwnd() >= mss` after any event, `ssthresh() >= 2 * mss`
+/// once set (or `usize::MAX`), `send_quantum(mss) >= mss`, a pacing rate
+/// when given is non-zero, and no input panics.
 pub trait CongestionControl: Debug + Send {
     /// Bytes that may be in flight.
     fn cwnd(&self) -> usize;
@@ -111,6 +116,7 @@ pub trait CongestionControl: Debug + Send {
     /// Recovery ended (everything outstanding at its start is acknowledged).
     fn on_recovery_exit(&mut self, now: Instant);
     /// The retransmission timer expired with `flight` bytes outstanding.
+    /// It also ends any recovery under way (no `on_recovery_exit` follows).
     fn on_rto(&mut self, now: Instant, flight: usize, mss: usize);
     /// A retransmission turned out spurious (D-SACK or timestamps showed the
     /// original arrived): controllers may undo their last reduction.
