@@ -101,8 +101,18 @@ pub trait CongestionControl: Debug + Send {
         None
     }
     /// The most bytes the pacer sends back to back (a burst).
+    ///
+    /// By default about 1 ms of data at the pacing rate, within 2 segments
+    /// and 64 KiB, as Linux sizes its bursts (`tcp_tso_autosize`: the rate
+    /// shifted by `sk_pacing_shift` = 10): small bursts at low rates, and at
+    /// 10 Gbit/s bursts that amortize the per-burst cost of a shard's turn.
     fn send_quantum(&self, mss: usize) -> usize {
-        2 * mss
+        match self.pacing_rate() {
+            Some(rate) => usize::try_from(rate >> 10)
+                .unwrap_or(usize::MAX)
+                .clamp(2 * mss, (64 * 1024).max(2 * mss)),
+            None => 2 * mss,
+        }
     }
     /// A segment of `bytes` (payload) is leaving now with `in_flight` bytes
     /// outstanding before it; `app_limited` when the sender had less to send
