@@ -18,6 +18,7 @@
 //! Controllers are sans-IO like the TCP core: time is an argument. All sizes
 //! are bytes, rates bytes per second.
 
+pub mod filter;
 pub mod newreno;
 pub mod rate;
 
