@@ -18,6 +18,7 @@
 //! Controllers are sans-IO like the TCP core: time is an argument. All sizes
 //! are bytes, rates bytes per second.
 
+pub mod bbr;
 pub mod filter;
 pub mod newreno;
 pub mod rate;
@@ -26,6 +27,7 @@ use core::fmt::Debug;
 
 use crate::time::{Duration, Instant};
 
+pub use bbr::Bbr;
 pub use newreno::NewReno;
 pub use rate::{PacketState, RateSample, RateSampler};
 
@@ -152,7 +154,7 @@ impl Algorithm {
         match self {
             Algorithm::NewReno => Box::new(NewReno::new(initial_cwnd)),
             Algorithm::Cubic => Box::new(NewReno::new(initial_cwnd)),
-            Algorithm::Bbr => Box::new(NewReno::new(initial_cwnd)),
+            Algorithm::Bbr => Box::new(Bbr::new(initial_cwnd, mss)),
         }
     }
 
