@@ -32,10 +32,14 @@
 //!                            and a round, to measure it afresh.
 //! ```
 //!
-//! Loss does not change the model. During the first round of recovery BBR
-//! sends one segment per segment delivered (packet conservation); after that
-//! it grows back toward its target; at the end of recovery it restores the
-//! window it had before.
+//! Loss does not change the model, with one exception: heavy loss at a
+//! consistent delivery rate over two intervals of several rounds means a
+//! token-bucket policer, and BBR then paces at the policed rate for 48 rounds
+//! (tcp_bbr.c's long-term bandwidth, [`Bbr::lt_bw`]).
+//!
+//! During the first round of recovery BBR sends one segment per segment
+//! delivered (packet conservation); after that it grows back toward its
+//! target; at the end of recovery it restores the window it had before.
 //!
 //! Units: bytes, bytes per second, [`Duration`]s; gains are exact ratios.
 //! Rounds are counted on the delivery counter, as `tcp_bbr.c`
@@ -66,7 +70,7 @@
 //! - No EDT correction (`bbr_packets_in_net_at_edt`): the pacer's queue is
 //!   not visible here; what the connection reports in flight is used as is.
 //! - No ACK-aggregation allowance (`bbr_extra_acked`, Linux 4.20+, not in the
-//!   paper) and no long-term (policer) bandwidth estimate.
+//!   paper).
 //! - Entering recovery takes effect on the next ACK that delivers data
 //!   (Linux: the ACK that started recovery, which is the same ACK when the
 //!   connection reports the event before the ACK's sample).
@@ -203,6 +207,29 @@ const PACING_SHIFT: u32 = 10;
 /// it bounds the pacer's bursts).
 const MAX_SEND_QUANTUM: usize = 64 * 1024;
 
+/// A long-term sampling interval lasts at least this many rounds
+/// (tcp_bbr.c `bbr_lt_intvl_min_rtts`)...
+const LT_INTERVAL_MIN_ROUNDS: u32 = 4;
+
+/// ...and at most four times as many, or it starts over.
+const LT_INTERVAL_MAX_ROUNDS: u32 = 4 * LT_INTERVAL_MIN_ROUNDS;
+
+/// An interval is lossy, hinting at a policer, when lost/delivered is at
+/// least 50/256 (~20%) (tcp_bbr.c `bbr_lt_loss_thresh`).
+const LT_LOSS_THRESHOLD: Gain = Gain::new(50, 256);
+
+/// Two intervals' rates are consistent when they differ by at most 1/8...
+/// (tcp_bbr.c `bbr_lt_bw_ratio`)
+const LT_BW_RATIO: Gain = Gain::new(1, 8);
+
+/// ...or by at most 4 kbit/s, in bytes per second (tcp_bbr.c
+/// `bbr_lt_bw_diff`).
+const LT_BW_DIFF: u64 = 4000 / 8;
+
+/// Once policed, use the policed rate for this many rounds of ProbeBW, then
+/// probe again (tcp_bbr.c `bbr_lt_bw_max_rtts`).
+const LT_BW_MAX_ROUNDS: u32 = 48;
+
 /// Without an RTT sample the first pacing rate assumes 1 ms (tcp_bbr.c
 /// `bbr_init_pacing_rate_from_rtt`, "nominal default RTT").
 const NOMINAL_RTT: Duration = Duration::from_millis(1);
@@ -228,6 +255,28 @@ enum Loss {
     Timeout,
 }
 
+/// The long-term ("LT") bandwidth estimate of tcp_bbr.c: token-bucket
+/// policers let a burst through, then drop what exceeds their rate; BBR's
+/// max filter would keep pacing at the burst's rate into heavy loss. Two
+/// consecutive lossy intervals (4 to 16 rounds, ending at a loss, ~20% lost)
+/// with consistent delivery rates mean a policer: pace at their average for
+/// 48 rounds, then probe again.
+#[derive(Debug, Clone, Copy, Default)]
+struct LongTerm {
+    /// An interval is being measured (it starts at the first loss).
+    sampling: bool,
+    /// Rounds in this interval, or rounds of using `bw`.
+    rounds: u32,
+    /// A policer is estimated: pace at `bw`.
+    use_bw: bool,
+    /// The previous interval's rate, or the policed rate; bytes per second.
+    bw: u64,
+    /// Start of the interval: delivered and lost counters, and time.
+    start_delivered: u64,
+    start_lost: u64,
+    start: Instant,
+}
+
 /// BBR v1 (see the module docs).
 #[derive(Debug, Clone)]
 pub struct Bbr {
@@ -245,6 +294,8 @@ pub struct Bbr {
     // Round counting.
     /// Bytes delivered so far (sum of `AckSample::delivered`).
     delivered: u64,
+    /// Bytes declared lost so far (sum of `AckSample::lost`).
+    lost: u64,
     /// `delivered` at which the current round ends (tcp_bbr.c
     /// `next_rtt_delivered`).
     next_round_delivered: u64,
@@ -265,6 +316,9 @@ pub struct Bbr {
     cycle_index: usize,
     /// When the current gain phase began (tcp_bbr.c `cycle_mstamp`).
     cycle_start: Instant,
+
+    /// Long-term bandwidth: the policer detector.
+    lt: LongTerm,
 
     // ProbeRTT.
     /// When ProbeRTT may end: 200 ms after in flight first fell to the
@@ -331,6 +385,7 @@ impl Bbr {
             rtprop: MinFilter::new(RTPROP_WINDOW),
             rtprop_stamp: None,
             delivered: 0,
+            lost: 0,
             next_round_delivered: 0,
             round_count: 0,
             round_start: false,
@@ -339,6 +394,7 @@ impl Bbr {
             full_bw_reached: false,
             cycle_index: 0,
             cycle_start: Instant::ZERO,
+            lt: LongTerm::default(),
             probe_rtt_done_at: None,
             probe_rtt_round_done: false,
             probe_rtt_sent: None,
@@ -368,13 +424,20 @@ impl Bbr {
         self.btl_bw.get()
     }
 
+    /// The policed rate in bytes per second, while BBR estimates that a
+    /// token-bucket policer limits the flow and paces at it.
+    pub fn lt_bw(&self) -> Option<u64> {
+        self.lt.use_bw.then_some(self.lt.bw)
+    }
+
     /// RTprop; `None` before the first RTT sample.
     pub fn min_rtt(&self) -> Option<Duration> {
         self.rtprop.get()
     }
 
-    /// The bandwidth-delay product BtlBw * RTprop in bytes, once both are
-    /// known.
+    /// The bandwidth-delay product in bytes, once BtlBw and RTprop are
+    /// known: the model's bandwidth (BtlBw, or the policed rate) times
+    /// RTprop.
     pub fn bdp(&self) -> Option<usize> {
         self.btl_bw.get()?;
         self.rtprop.get()?;
@@ -411,9 +474,19 @@ impl Bbr {
         self.prior_cwnd
     }
 
-    /// The bandwidth the model uses.
-    fn bw(&self) -> u64 {
+    /// BtlBw, 0 before the first sample (tcp_bbr.c `bbr_max_bw`).
+    fn max_bw(&self) -> u64 {
         self.btl_bw.get().unwrap_or(0)
+    }
+
+    /// The bandwidth pacing and the window use: the policed rate while one
+    /// is estimated, else BtlBw (tcp_bbr.c `bbr_bw`).
+    fn bw(&self) -> u64 {
+        if self.lt.use_bw {
+            self.lt.bw
+        } else {
+            self.max_bw()
+        }
     }
 
     fn min_cwnd(&self) -> usize {
@@ -573,10 +646,102 @@ impl Bbr {
 
     // --- The model (tcp_bbr.c bbr_update_model) ---------------------------
 
+    /// tcp_bbr.c `bbr_reset_lt_bw_sampling_interval`.
+    fn reset_long_term_interval(&mut self, now: Instant) {
+        self.lt.start = now;
+        self.lt.start_delivered = self.delivered;
+        self.lt.start_lost = self.lost;
+        self.lt.rounds = 0;
+    }
+
+    /// tcp_bbr.c `bbr_reset_lt_bw_sampling`: forget the estimate.
+    fn reset_long_term(&mut self, now: Instant) {
+        self.lt.bw = 0;
+        self.lt.use_bw = false;
+        self.lt.sampling = false;
+        self.reset_long_term_interval(now);
+    }
+
+    /// tcp_bbr.c `bbr_lt_bw_sampling`, once per ACK that sampled a segment
+    /// (and at a timeout): measure lossy intervals; two consistent ones make
+    /// a policer estimate.
+    fn long_term_sampling(&mut self, now: Instant, losses: bool, app_limited: bool) {
+        if self.lt.use_bw {
+            // Policed: after a while, forget it and probe again.
+            if self.mode == Mode::ProbeBw && self.round_start {
+                self.lt.rounds = self.lt.rounds.saturating_add(1);
+                if self.lt.rounds >= LT_BW_MAX_ROUNDS {
+                    self.reset_long_term(now);
+                    self.enter_probe_bw(now);
+                }
+            }
+            return;
+        }
+        // Sample from the first loss on: by then a policer's bucket is
+        // empty and the rate is the policed one, not the burst.
+        if !self.lt.sampling {
+            if !losses {
+                return;
+            }
+            self.reset_long_term_interval(now);
+            self.lt.sampling = true;
+        }
+        // Running out of data underestimates: start over.
+        if app_limited {
+            self.reset_long_term(now);
+            return;
+        }
+        if self.round_start {
+            self.lt.rounds = self.lt.rounds.saturating_add(1);
+        }
+        if self.lt.rounds < LT_INTERVAL_MIN_ROUNDS {
+            return;
+        }
+        if self.lt.rounds > LT_INTERVAL_MAX_ROUNDS {
+            self.reset_long_term(now);
+            return;
+        }
+        // End the interval at a loss (the bucket is empty again).
+        if !losses {
+            return;
+        }
+        let lost = self.lost.saturating_sub(self.lt.start_lost);
+        let delivered = self.delivered.saturating_sub(self.lt.start_delivered);
+        if delivered == 0 || lost < LT_LOSS_THRESHOLD.of(delivered) {
+            return;
+        }
+        // tcp_bbr.c measures in milliseconds and waits for at least one.
+        let elapsed = now.saturating_since(self.lt.start);
+        if elapsed < Duration::from_millis(1) {
+            return;
+        }
+        let bw = mul_div(delivered, 1_000_000_000, elapsed.as_nanos());
+        self.long_term_interval_done(now, bw);
+    }
+
+    /// tcp_bbr.c `bbr_lt_bw_interval_done`: a rate consistent with the
+    /// previous interval's means a policer; otherwise this interval becomes
+    /// the previous one.
+    fn long_term_interval_done(&mut self, now: Instant, bw: u64) {
+        if self.lt.bw != 0 {
+            let diff = bw.abs_diff(self.lt.bw);
+            if diff <= LT_BW_RATIO.of(self.lt.bw) || diff <= LT_BW_DIFF {
+                self.lt.bw = bw / 2 + self.lt.bw / 2 + (bw & self.lt.bw & 1);
+                self.lt.use_bw = true;
+                self.pacing_gain = UNIT;
+                self.lt.rounds = 0;
+                return;
+            }
+        }
+        self.lt.bw = bw;
+        self.reset_long_term_interval(now);
+    }
+
     /// tcp_bbr.c `bbr_update_bw`: count rounds; take the delivery rate into
     /// BtlBw unless it is application-limited and below BtlBw (it may
     /// measure the application, not the path).
-    fn update_bw(&mut self, rs: &RateSample, app_limited: bool) {
+    fn update_bw(&mut self, ack: &AckSample, app_limited: bool) {
+        let rs = &ack.rate;
         self.round_start = false;
         // No segment was sampled: nothing to count a round by.
         if rs.delivered == 0 {
@@ -588,10 +753,11 @@ impl Bbr {
             self.round_start = true;
             self.packet_conservation = false;
         }
+        self.long_term_sampling(ack.now, ack.lost > 0, app_limited);
         let Some(bw) = rs.delivery_rate else {
             return;
         };
-        if !app_limited || bw >= self.bw() {
+        if !app_limited || bw >= self.max_bw() {
             self.btl_bw.update(self.round_count, bw);
         }
     }
@@ -607,7 +773,7 @@ impl Bbr {
             return full_length;
         }
         let in_flight = ack.prior_in_flight;
-        let bw = self.bw();
+        let bw = self.max_bw();
         if self.pacing_gain.above_one() {
             return full_length
                 && (ack.lost > 0 || in_flight >= self.inflight(bw, self.pacing_gain));
@@ -645,7 +811,7 @@ impl Bbr {
         if self.full_bw_reached || !self.round_start || app_limited {
             return;
         }
-        let bw = self.bw();
+        let bw = self.max_bw();
         if bw >= FULL_BW_GROWTH.of(self.full_bw) {
             self.full_bw = bw;
             self.full_bw_count = 0;
@@ -660,9 +826,9 @@ impl Bbr {
     fn check_drain(&mut self, ack: &AckSample) {
         if self.mode == Mode::Startup && self.full_bw_reached {
             self.mode = Mode::Drain;
-            self.ssthresh = self.inflight(self.bw(), UNIT);
+            self.ssthresh = self.inflight(self.max_bw(), UNIT);
         }
-        if self.mode == Mode::Drain && ack.in_flight <= self.inflight(self.bw(), UNIT) {
+        if self.mode == Mode::Drain && ack.in_flight <= self.inflight(self.max_bw(), UNIT) {
             self.enter_probe_bw(ack.now);
         }
     }
@@ -740,6 +906,8 @@ impl Bbr {
             Mode::Startup => (HIGH_GAIN, HIGH_GAIN),
             // Slow down to drain, keep the window.
             Mode::Drain => (DRAIN_GAIN, HIGH_GAIN),
+            // Policed: pace at the policed rate, no probing.
+            Mode::ProbeBw if self.lt.use_bw => (UNIT, CWND_GAIN),
             Mode::ProbeBw => (PACING_GAIN_CYCLE[self.cycle_index % CYCLE_LEN], CWND_GAIN),
             Mode::ProbeRtt => (UNIT, UNIT),
         };
@@ -827,11 +995,12 @@ impl CongestionControl for Bbr {
             self.mss = ack.mss;
         }
         self.delivered = self.delivered.saturating_add(ack.delivered as u64);
+        self.lost = self.lost.saturating_add(ack.lost as u64);
         self.track_loss_episode(ack);
 
         let rs = ack.rate;
         let app_limited = self.sample_app_limited(&rs);
-        self.update_bw(&rs, app_limited);
+        self.update_bw(ack, app_limited);
         if self.mode == Mode::ProbeBw && self.is_next_cycle_phase(ack) {
             self.advance_cycle_phase(ack.now);
         }
@@ -887,15 +1056,17 @@ impl CongestionControl for Bbr {
         self.next_round_delivered = self.delivered;
         self.full_bw = 0;
         self.round_start = true;
+        self.long_term_sampling(now, true, false);
         self.cwnd = self.mss;
     }
 
     /// tcp_bbr.c `bbr_undo_cwnd`: the loss was not real, so neither was the
-    /// slowdown it may have shown: restart full-pipe detection. The window
-    /// comes back when the connection ends recovery.
-    fn on_spurious_loss(&mut self, _now: Instant) {
+    /// slowdown it may have shown: restart full-pipe detection and policer
+    /// detection. The window comes back when the connection ends recovery.
+    fn on_spurious_loss(&mut self, now: Instant) {
         self.full_bw = 0;
         self.full_bw_count = 0;
+        self.reset_long_term(now);
     }
 
     fn name(&self) -> &'static str {
@@ -948,6 +1119,8 @@ mod tests {
         in_flight: usize,
         app_limited: bool,
         in_recovery: bool,
+        /// Bytes each ACK reports lost.
+        lost_per_ack: usize,
         /// ACKs per round trip.
         acks: u64,
     }
@@ -962,6 +1135,7 @@ mod tests {
                 in_flight: IW,
                 app_limited: false,
                 in_recovery: false,
+                lost_per_ack: 0,
                 acks: 10,
             }
         }
@@ -970,7 +1144,7 @@ mod tests {
             AckSample {
                 now: self.now,
                 delivered: MSS,
-                lost: 0,
+                lost: self.lost_per_ack,
                 prior_in_flight: self.in_flight,
                 in_flight: self.in_flight,
                 rate: RateSample {
@@ -980,7 +1154,7 @@ mod tests {
                     is_app_limited: self.app_limited,
                     prior_delivered,
                     tx_in_flight: 0,
-                    lost: 0,
+                    lost: self.lost_per_ack as u64,
                     rtt: Some(self.rtt),
                 },
                 rtt: Some(self.rtt),
@@ -1600,6 +1774,109 @@ mod tests {
         assert_eq!(f.cc.state(), "startup");
         f.round(LINK);
         assert_eq!(f.cc.state(), "drain");
+    }
+
+    /// Ten segments per 20 ms round: what a policer lets through.
+    const POLICED: u64 = 10 * MSS as u64 * 50;
+
+    /// ProbeBW at `LINK`, then a policer: ten segments get through per
+    /// round, a quarter as much again is lost, and the rate samples still
+    /// show bursts at the link rate.
+    fn policed() -> Feed {
+        let mut f = settled();
+        f.lost_per_ack = MSS / 4;
+        f
+    }
+
+    #[test]
+    fn two_consistent_lossy_intervals_mean_a_policer_and_bbr_paces_at_its_rate() {
+        let mut f = policed();
+        // The first loss starts an interval; four rounds end it, four more
+        // end the second.
+        for _ in 0..7 {
+            f.round(LINK);
+            assert_eq!(f.cc.lt_bw(), None);
+        }
+        f.round(LINK);
+        assert_eq!(f.cc.lt_bw(), Some(POLICED));
+        assert_eq!(f.cc.btl_bw(), Some(LINK), "the max filter saw the bursts");
+        assert_eq!(f.cc.state(), "probe_bw");
+        assert_eq!(f.cc.pacing_gain(), (1, 1), "no probing while policed");
+        assert_eq!(f.cc.pacing_rate(), Some(margin(POLICED)));
+        assert_eq!(f.cc.bdp(), Some(f.bdp(POLICED)));
+    }
+
+    #[test]
+    fn the_policer_estimate_expires_after_48_rounds_and_gain_cycling_resumes() {
+        let mut f = policed();
+        for _ in 0..8 {
+            f.round(LINK);
+        }
+        assert!(f.cc.lt_bw().is_some());
+        for _ in 0..47 {
+            f.round(LINK);
+            assert_eq!(f.cc.pacing_gain(), (1, 1));
+        }
+        assert!(f.cc.lt_bw().is_some());
+        f.round(LINK);
+        assert_eq!(f.cc.lt_bw(), None);
+        // Still lossy: learned again two intervals later.
+        for _ in 0..8 {
+            f.round(LINK);
+        }
+        assert_eq!(f.cc.lt_bw(), Some(POLICED));
+    }
+
+    #[test]
+    fn inconsistent_interval_rates_are_not_a_policer() {
+        let mut f = policed();
+        for _ in 0..4 {
+            f.round(LINK);
+        }
+        // Twice the rate in the second interval: more than 1/8 apart.
+        f.acks = 20;
+        for _ in 0..4 {
+            f.round(LINK);
+        }
+        assert_eq!(f.cc.lt_bw(), None);
+        // The third interval still overlaps the change; the fourth agrees
+        // with it.
+        for _ in 0..4 {
+            f.round(LINK);
+        }
+        assert_eq!(f.cc.lt_bw(), None);
+        for _ in 0..4 {
+            f.round(LINK);
+        }
+        assert_eq!(f.cc.lt_bw(), Some(2 * POLICED));
+    }
+
+    #[test]
+    fn light_loss_or_app_limited_samples_are_not_a_policer() {
+        let mut f = settled();
+        f.lost_per_ack = MSS / 10; // 10% < 50/256
+        for _ in 0..20 {
+            f.round(LINK);
+        }
+        assert_eq!(f.cc.lt_bw(), None);
+        let mut f = policed();
+        for round in 0..20 {
+            // One app-limited round in every four: each restarts sampling.
+            f.app_limited = round % 4 == 3;
+            f.round(LINK);
+        }
+        assert_eq!(f.cc.lt_bw(), None);
+    }
+
+    #[test]
+    fn a_spurious_loss_forgets_the_policer() {
+        let mut f = policed();
+        for _ in 0..8 {
+            f.round(LINK);
+        }
+        assert!(f.cc.lt_bw().is_some());
+        f.cc.on_spurious_loss(f.now);
+        assert_eq!(f.cc.lt_bw(), None);
     }
 
     #[test]
