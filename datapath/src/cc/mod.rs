@@ -18,7 +18,9 @@
 //! Controllers are sans-IO like the TCP core: time is an argument. All sizes
 //! are bytes, rates bytes per second.
 
+pub mod bbr;
 pub mod cubic;
+pub mod filter;
 pub mod hystart;
 pub mod newreno;
 pub mod rate;
@@ -30,6 +32,7 @@ use core::fmt::Debug;
 
 use crate::time::{Duration, Instant};
 
+pub use bbr::Bbr;
 pub use cubic::Cubic;
 pub use newreno::NewReno;
 pub use rate::{PacketState, RateSample, RateSampler};
@@ -174,7 +177,7 @@ impl Algorithm {
         match self {
             Algorithm::NewReno => Box::new(NewReno::new(initial_cwnd)),
             Algorithm::Cubic => Box::new(Cubic::new(initial_cwnd, mss)),
-            Algorithm::Bbr => Box::new(NewReno::new(initial_cwnd)),
+            Algorithm::Bbr => Box::new(Bbr::new(initial_cwnd, mss)),
         }
     }
 
