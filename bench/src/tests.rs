@@ -52,7 +52,7 @@ fn quick_bulk_moves_bytes() {
     };
     let r = bulk::measure_all(&opts).expect("bulk");
     assert!(r.kernel_gbps > 0.0, "{r:?}");
-    assert!(r.shunt_gbps > 0.0, "{r:?}");
+    assert!(r.shunt.gbps > 0.0, "{r:?}");
     assert!(r.raw_pps > 0.0 && r.ceiling_gbps() > 0.0, "{r:?}");
-    assert!(r.shunt_client.tx_frames > 0 && r.shunt_server.rx_frames > 0);
+    assert!(r.shunt.client.tx_frames > 0 && r.shunt.server.rx_frames > 0);
 }
