@@ -85,6 +85,11 @@ impl AckSample {
 }
 
 /// A congestion controller of one connection.
+///
+/// Contracts every controller keeps (the op-model test checks them after
+/// every step): `cwnd() >= mss` after any event, `ssthresh() >= 2 * mss`
+/// once set (or `usize::MAX`), `send_quantum(mss) >= mss`, a pacing rate
+/// when given is non-zero, and no input panics.
 pub trait CongestionControl: Debug + Send {
     /// Bytes that may be in flight.
     fn cwnd(&self) -> usize;
@@ -96,8 +101,18 @@ pub trait CongestionControl: Debug + Send {
         None
     }
     /// The most bytes the pacer sends back to back (a burst).
+    ///
+    /// By default about 1 ms of data at the pacing rate, within 2 segments
+    /// and 64 KiB, as Linux sizes its bursts (`tcp_tso_autosize`: the rate
+    /// shifted by `sk_pacing_shift` = 10): small bursts at low rates, and at
+    /// 10 Gbit/s bursts that amortize the per-burst cost of a shard's turn.
     fn send_quantum(&self, mss: usize) -> usize {
-        2 * mss
+        match self.pacing_rate() {
+            Some(rate) => usize::try_from(rate >> 10)
+                .unwrap_or(usize::MAX)
+                .clamp(2 * mss, (64 * 1024).max(2 * mss)),
+            None => 2 * mss,
+        }
     }
     /// A segment of `bytes` (payload) is leaving now with `in_flight` bytes
     /// outstanding before it; `app_limited` when the sender had less to send
@@ -111,6 +126,7 @@ pub trait CongestionControl: Debug + Send {
     /// Recovery ended (everything outstanding at its start is acknowledged).
     fn on_recovery_exit(&mut self, now: Instant);
     /// The retransmission timer expired with `flight` bytes outstanding.
+    /// It also ends any recovery under way (no `on_recovery_exit` follows).
     fn on_rto(&mut self, now: Instant, flight: usize, mss: usize);
     /// A retransmission turned out spurious (D-SACK or timestamps showed the
     /// original arrived): controllers may undo their last reduction.

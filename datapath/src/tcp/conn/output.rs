@@ -440,13 +440,22 @@ impl Connection {
         if buf.len() < total {
             return None;
         }
-        {
-            let mut pkt = TcpPacket::new_unchecked(&mut buf[..header_len]);
+        let (a, b) = self.tx.slice_at(off, len);
+        if b.is_empty() {
+            // The common case: the payload is contiguous in the send ring.
+            // Header, options and payload are written straight into the
+            // frame and checksummed in one pass.
+            repr.payload = a;
+            let mut pkt = TcpPacket::new_unchecked(&mut buf[..total]);
             repr.emit(&mut pkt, *self.local.ip(), *self.remote.ip())
                 .ok()?;
-        }
-        if len > 0 {
-            let (a, b) = self.tx.slice_at(off, len);
+        } else {
+            // The payload wraps around the ring: copy both pieces, then sum.
+            {
+                let mut pkt = TcpPacket::new_unchecked(&mut buf[..header_len]);
+                repr.emit(&mut pkt, *self.local.ip(), *self.remote.ip())
+                    .ok()?;
+            }
             buf[header_len..header_len + a.len()].copy_from_slice(a);
             buf[header_len + a.len()..total].copy_from_slice(b);
             let mut pkt = TcpPacket::new_unchecked(&mut buf[..total]);

@@ -160,6 +160,9 @@ impl Connection {
         if self.flight() <= self.send_mss {
             pto += crate::time::Duration::from_millis(200);
         }
+        // At least 2 ms, as Linux (TCP_TIMEOUT_MIN_US): at microsecond RTTs a
+        // scheduling hiccup at the receiver is not a tail loss.
+        pto = pto.max(crate::time::Duration::from_millis(2));
         let at = now + pto;
         match self.timers.get(Timer::Retransmit) {
             Some(rto_at) if rto_at <= at => self.timers.stop(Timer::LossProbe),
