@@ -426,7 +426,7 @@ fn to_json(machine: &str, opts: &CcOpts, r: &CcReport) -> String {
         .map(|row| shunt_json(row.cc, row.pacing, &row.run, ceiling))
         .collect();
     let mut out = Obj::default()
-        .str("machine", machine)
+        .str("machine", machine.trim_start_matches("machine: "))
         .num("window_s", opts.bulk.window.as_secs_f64())
         .num("warmup_s", opts.bulk.warmup.as_secs_f64())
         .num("loss_percent", opts.loss_percent)
