@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use datapath::endpoint::{ConnId, EndpointError, EndpointEvent, ListenerId};
 use datapath::shard::{App, Ctx};
-use datapath::tcp::{ConnError, ConnStats, Event};
+use datapath::tcp::{ConnError, ConnInfo, ConnStats, Event};
 use hdrhistogram::Histogram;
 
 /// A histogram of nanoseconds, 3 significant digits, up to a minute.
@@ -214,6 +214,11 @@ impl BulkSender {
     /// The connection's counters.
     pub fn conn_stats(&self, ctx: &Ctx<'_>) -> Option<ConnStats> {
         ctx.endpoint.conn_stats(self.conn?).ok()
+    }
+
+    /// The connection's variables (controller, windows, rates).
+    pub fn conn_info(&self, ctx: &Ctx<'_>) -> Option<ConnInfo> {
+        ctx.endpoint.info(self.conn?).ok()
     }
 
     fn fill(&mut self, ctx: &mut Ctx<'_>) -> bool {

@@ -12,25 +12,33 @@
 //!   1448 bytes.
 //!
 //! Goodput is counted by the receiver over a window after a warm-up.
+//!
+//! `cc` runs the same two flows with a chosen congestion controller, pacing
+//! and injected loss ([`KernelFlow`], [`ShuntFlow`]); each flow gets test
+//! hosts of its own, removed when it ends.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddrV4, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use control::Runtime;
+use datapath::cc::Algorithm;
 use datapath::shard::{ShardConfig, ShardStats};
-use datapath::tcp::ConnStats;
-use testhosts::{Config, TestHosts};
+use datapath::tcp::{ConnInfo, ConnStats, TcpConfig};
+use testhosts::Config;
+use xdp_prog::Faults;
+use xdp_prog::peer_fault::{self, Direction, PeerFaultCounters, PeerFaults};
 
 use crate::apps::{BulkSender, Discard};
-use crate::rr::accept_one;
+use crate::rr::{accept_one, new_hosts};
 use crate::{BenchError, Result, pin};
 
 const KERNEL_PORT: u16 = 7200;
 const SHUNT_PORT: u16 = 7201;
 /// Payload of a full segment with the timestamp option at MTU 1500.
-const MSS: f64 = 1448.0;
+pub const MSS: f64 = 1448.0;
 const GRACE: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Clone)]
@@ -40,22 +48,109 @@ pub struct BulkOpts {
     pub shard: ShardConfig,
 }
 
+/// How a kernel -> kernel flow runs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct KernelFlow {
+    /// The sender's controller, set on its socket with `TCP_CONGESTION`
+    /// (`None`: the namespace's default, CUBIC).
+    pub cc: Option<Algorithm>,
+    /// Leave TSO/GSO on the sender's veth on (64 KB super-packets). With it
+    /// off the sender sends MTU frames, one at a time like Shunt, and a drop
+    /// takes one frame rather than a whole super-packet.
+    pub offloads: bool,
+    /// Data frames a tc program on the receiver's veth ingress drops, parts
+    /// per million (armed once the connection is up, so the handshake is
+    /// spared).
+    pub loss_ppm: u32,
+}
+
+/// How a Shunt -> Shunt flow runs.
+#[derive(Debug, Clone, Copy)]
+pub struct ShuntFlow {
+    /// The controller of both ends (the sender's is the one that matters).
+    pub cc: Algorithm,
+    pub pacing: bool,
+    /// Data frames the receiver's steering program drops, parts per million
+    /// (armed once the first bytes arrived, so the handshake is spared).
+    pub loss_ppm: u32,
+}
+
+impl Default for ShuntFlow {
+    fn default() -> Self {
+        let tcp = TcpConfig::default();
+        ShuntFlow {
+            cc: tcp.congestion_control,
+            pacing: tcp.pacing,
+            loss_ppm: 0,
+        }
+    }
+}
+
+/// One kernel flow's figures.
+#[derive(Debug, Clone)]
+pub struct KernelRun {
+    /// Goodput at the receiver over the window.
+    pub gbps: f64,
+    /// The controller the sender's socket reported after connecting.
+    pub cc: String,
+    /// The fault program's counters over the flow (from the connection's
+    /// start to its end), when loss was injected.
+    pub faults: Option<PeerFaultCounters>,
+    /// The sender namespace's TCP `OutSegs` and `RetransSegs` over the same
+    /// span (`/proc/net/snmp`).
+    pub out_segs: u64,
+    pub retrans_segs: u64,
+}
+
+/// One Shunt flow's figures; counters are over the measured window.
+#[derive(Debug, Clone)]
+pub struct ShuntRun {
+    /// Goodput at the receiver.
+    pub gbps: f64,
+    /// Bytes the sender's buffer took per second, Gbit/s.
+    pub sent_gbps: f64,
+    pub client: ShardStats,
+    pub server: ShardStats,
+    pub secs: f64,
+    /// The sender connection's counters when the window started and ended.
+    pub conn_start: Option<ConnStats>,
+    pub conn_end: Option<ConnStats>,
+    /// The sender connection's variables when the window ended.
+    pub info: Option<ConnInfo>,
+    /// The receiver's steering program's counters over the window.
+    pub steering: xdp_prog::Counters,
+}
+
+impl ShuntRun {
+    /// A counter of the sender connection over the window.
+    pub fn conn_delta(&self, field: impl Fn(&ConnStats) -> u64) -> u64 {
+        match (&self.conn_start, &self.conn_end) {
+            (Some(a), Some(b)) => field(b).saturating_sub(field(a)),
+            _ => 0,
+        }
+    }
+
+    /// The controller the sender ran, as it names itself.
+    pub fn cc_ran(&self) -> &'static str {
+        self.info.map_or("?", |i| i.cc)
+    }
+}
+
 #[derive(Debug)]
 pub struct BulkReport {
     pub kernel_gbps: f64,
-    pub shunt_gbps: f64,
-    /// Bytes the Shunt sender's buffer took per second, Gbit/s.
-    pub shunt_sent_gbps: f64,
-    pub shunt_client: ShardStats,
-    pub shunt_server: ShardStats,
-    pub shunt_secs: f64,
-    pub shunt_conn: Option<ConnStats>,
+    pub shunt: ShuntRun,
     pub raw_pps: f64,
+}
+
+/// Goodput of a per-packet stack at `pps` full frames per second.
+pub fn ceiling_gbps(pps: f64) -> f64 {
+    pps * MSS * 8.0 / 1e9
 }
 
 impl BulkReport {
     pub fn ceiling_gbps(&self) -> f64 {
-        self.raw_pps * MSS * 8.0 / 1e9
+        ceiling_gbps(self.raw_pps)
     }
 }
 
@@ -72,22 +167,33 @@ pub fn run(seconds: u64) -> Result<()> {
 }
 
 pub fn measure_all(opts: &BulkOpts) -> Result<BulkReport> {
-    let offload_hosts = TestHosts::new(Config {
+    let kernel = kernel_bulk(
+        opts,
+        KernelFlow {
+            offloads: true,
+            ..KernelFlow::default()
+        },
+    )
+    .map_err(|e| BenchError(format!("kernel bulk: {e}")))?;
+    let raw_pps = raw_ceiling_pps(opts)?;
+    let shunt = shunt_bulk(opts, ShuntFlow::default())
+        .map_err(|e| BenchError(format!("Shunt bulk: {e}")))?;
+    Ok(BulkReport {
+        kernel_gbps: kernel.gbps,
+        shunt,
+        raw_pps,
+    })
+}
+
+/// The one-way AF_XDP rate of 1514-byte frames, frames per second.
+pub fn raw_ceiling_pps(opts: &BulkOpts) -> Result<f64> {
+    let hosts = new_hosts(Config {
         tx_checksum_off: vec![],
         ..Config::default()
-    })
-    .map_err(|e| BenchError(format!("creating test hosts (needs root): {e}")))?;
-    let kernel =
-        kernel_bulk(&offload_hosts, opts).map_err(|e| BenchError(format!("kernel bulk: {e}")))?;
-    let raw = crate::raw::xsk_one_way_rate(&offload_hosts, 1514, opts.warmup, opts.window)
+    })?;
+    let raw = crate::raw::xsk_one_way_rate(&hosts, 1514, opts.warmup, opts.window)
         .map_err(|e| BenchError(format!("raw AF_XDP one-way rate: {e}")))?;
-    drop(offload_hosts);
-    let hosts = TestHosts::new(Config::default())
-        .map_err(|e| BenchError(format!("creating test hosts (needs root): {e}")))?;
-    let mut r = shunt_bulk(&hosts, opts).map_err(|e| BenchError(format!("Shunt bulk: {e}")))?;
-    r.kernel_gbps = kernel.rx_pps * 8.0 / 1e9;
-    r.raw_pps = raw.rx_pps;
-    Ok(r)
+    Ok(raw.rx_pps)
 }
 
 fn print_report(opts: &BulkOpts, r: &BulkReport) {
@@ -104,7 +210,7 @@ fn print_report(opts: &BulkOpts, r: &BulkReport) {
     );
     println!(
         "{:<58} | {:>8.2}",
-        "Shunt -> Shunt, busy-polled (goodput at the receiver)", r.shunt_gbps
+        "Shunt -> Shunt, busy-polled (goodput at the receiver)", r.shunt.gbps
     );
     println!(
         "{:<58} | {:>8.2}",
@@ -118,17 +224,17 @@ fn print_report(opts: &BulkOpts, r: &BulkReport) {
     let ratio = |a: f64, b: f64| a / b.max(1e-9);
     println!(
         "Shunt / kernel: {:.2}x;  Shunt / raw AF_XDP ceiling: {:.2}x",
-        ratio(r.shunt_gbps, r.kernel_gbps),
-        ratio(r.shunt_gbps, r.ceiling_gbps())
+        ratio(r.shunt.gbps, r.kernel_gbps),
+        ratio(r.shunt.gbps, r.ceiling_gbps())
     );
-    let secs = r.shunt_secs.max(1e-9);
-    let (c, s) = (&r.shunt_client, &r.shunt_server);
+    let secs = r.shunt.secs.max(1e-9);
+    let (c, s) = (&r.shunt.client, &r.shunt.server);
     println!(
         "Shunt sender: {:.3} Mpps out, {:.3} Mpps in (ACKs), {:.1} frames out per turn, {:.2} Gbit/s into the send buffer",
         c.tx_frames as f64 / secs / 1e6,
         c.rx_frames as f64 / secs / 1e6,
         c.tx_frames as f64 / c.turns.max(1) as f64,
-        r.shunt_sent_gbps
+        r.shunt.sent_gbps
     );
     println!(
         "Shunt receiver: {:.3} Mpps in, {:.3} Mpps out (ACKs, {:.2} frames in per ACK), {:.1} frames in per turn",
@@ -137,7 +243,7 @@ fn print_report(opts: &BulkOpts, r: &BulkReport) {
         s.rx_frames as f64 / s.tx_frames.max(1) as f64,
         s.rx_frames as f64 / s.turns.max(1) as f64,
     );
-    if let Some(cs) = &r.shunt_conn {
+    if let Some(cs) = &r.shunt.conn_end {
         println!(
             "Shunt sender connection: {} segments out, {} retransmits ({} fast, {} RTOs), {} dup ACKs",
             cs.segs_out, cs.retransmits, cs.fast_retransmits, cs.rtos, cs.dup_acks
@@ -145,38 +251,134 @@ fn print_report(opts: &BulkOpts, r: &BulkReport) {
     }
 }
 
+/// Linux's name for a controller.
+pub fn kernel_cc_name(cc: Algorithm) -> &'static str {
+    match cc {
+        Algorithm::NewReno => "reno",
+        Algorithm::Cubic => "cubic",
+        Algorithm::Bbr => "bbr",
+    }
+}
+
+/// The sender namespace's TCP `OutSegs` and `RetransSegs`. Reads the calling
+/// thread's namespace (`/proc/thread-self`: `/proc/net` is the process's).
+fn tcp_segs() -> (u64, u64) {
+    let text = std::fs::read_to_string("/proc/thread-self/net/snmp").unwrap_or_default();
+    let mut tcp = text.lines().filter(|l| l.starts_with("Tcp:"));
+    let (Some(names), Some(values)) = (tcp.next(), tcp.next()) else {
+        return (0, 0);
+    };
+    let field = |name: &str| {
+        names
+            .split_whitespace()
+            .zip(values.split_whitespace())
+            .find(|(n, _)| *n == name)
+            .and_then(|(_, v)| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("OutSegs"), field("RetransSegs"))
+}
+
+/// What the two kernel ends learn about their flow.
+#[derive(Debug, Default)]
+struct FlowSide {
+    cc: String,
+    segs: (u64, u64),
+    faults: Option<PeerFaultCounters>,
+}
+
 /// Kernel sender in A, kernel receiver in B (the symmetric offloads make the
 /// direction irrelevant), through `raw`'s measurement harness.
-fn kernel_bulk(hosts: &TestHosts, opts: &BulkOpts) -> Result<crate::raw::Rate> {
+///
+/// Loss is made at B's veth ingress, not at A's egress: TCP builds GSO
+/// super-packets whatever the device's offloads and they are cut into MTU
+/// frames only after tc egress, so a drop there takes up to 64 KB at once.
+/// B's ingress gets the MTU frames the veth carried (no GRO on a veth without
+/// XDP), one by one.
+pub fn kernel_bulk(opts: &BulkOpts, flow: KernelFlow) -> Result<KernelRun> {
+    let hosts = new_hosts(Config {
+        tx_checksum_off: vec![],
+        ..Config::default()
+    })?;
+    if !flow.offloads {
+        let a = hosts.a();
+        a.run("ethtool", &["-K", a.ifname(), "tso", "off", "gso", "off"])?;
+    }
+    if flow.loss_ppm > 0 {
+        // PeerFaults would make the qdisc itself, after libbpf printed the
+        // kernel's refusal of the first attach; the namespace's end removes it.
+        let b = hosts.b();
+        b.run("tc", &["qdisc", "add", "dev", b.ifname(), "clsact"])?;
+    }
     let dst = SocketAddrV4::new(hosts.b().addr(), KERNEL_PORT);
     let hard_deadline = Instant::now() + opts.warmup + opts.window + GRACE;
-    crate::raw::measure(
-        hosts,
+    let side = Arc::new(Mutex::new(FlowSide::default()));
+    let (sender_side, receiver_side) = (side.clone(), side.clone());
+    let rate = crate::raw::measure(
+        &hosts,
         opts.warmup,
         opts.window,
         move |_a, sent: &AtomicU64, stop| {
-            let mut s = TcpStream::connect_timeout(&dst.into(), Duration::from_secs(3))?;
+            let sock = socket2::Socket::new(
+                socket2::Domain::IPV4,
+                socket2::Type::STREAM,
+                Some(socket2::Protocol::TCP),
+            )?;
+            if let Some(cc) = flow.cc {
+                let name = kernel_cc_name(cc);
+                sock.set_tcp_congestion(name.as_bytes())
+                    .map_err(|e| BenchError(format!("TCP_CONGESTION {name}: {e}")))?;
+            }
+            sock.connect_timeout(&dst.into(), Duration::from_secs(3))?;
+            let cc = String::from_utf8_lossy(&sock.tcp_congestion()?)
+                .trim_end_matches('\0')
+                .to_string();
+            let mut s: TcpStream = sock.into();
             s.set_write_timeout(Some(Duration::from_millis(50)))?;
+            let segs0 = tcp_segs();
             let buf = vec![0x5au8; 64 * 1024];
+            let mut result = Ok(());
             while !stop.load(Ordering::Relaxed) && Instant::now() < hard_deadline {
                 match s.write(&buf) {
                     Ok(n) => {
                         sent.fetch_add(n as u64, Ordering::Relaxed);
                     }
                     Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
-                    Err(e) => return Err(e.into()),
+                    Err(e) => {
+                        result = Err(e.into());
+                        break;
+                    }
                 }
             }
-            Ok(())
+            let segs1 = tcp_segs();
+            if let Ok(mut side) = sender_side.lock() {
+                side.cc = cc;
+                side.segs = (segs1.0 - segs0.0, segs1.1 - segs0.1);
+            }
+            result
         },
-        move |_b, received: &AtomicU64, stop, ready| {
+        move |b, received: &AtomicU64, stop, ready| {
             let l = TcpListener::bind(dst)?;
             ready();
             let Some(mut s) = accept_one(&l, stop, hard_deadline)? else {
                 return Err(BenchError("the sender did not connect".into()));
             };
             s.set_read_timeout(Some(Duration::from_millis(50)))?;
+            // Armed once the connection is up; B receives only the data
+            // direction (its ACKs leave by its egress).
+            let faults = if flow.loss_ppm > 0 {
+                let f = PeerFaults::attach(b.ifindex(), Direction::Ingress)?;
+                f.set(peer_fault::Faults {
+                    drop_ppm: flow.loss_ppm,
+                    port: KERNEL_PORT,
+                    ..peer_fault::Faults::NONE
+                })?;
+                Some(f)
+            } else {
+                None
+            };
             let mut buf = vec![0u8; 256 * 1024];
+            let mut result = Ok(());
             while !stop.load(Ordering::Relaxed) && Instant::now() < hard_deadline {
                 match s.read(&mut buf) {
                     Ok(0) => break,
@@ -184,22 +386,54 @@ fn kernel_bulk(hosts: &TestHosts, opts: &BulkOpts) -> Result<crate::raw::Rate> {
                         received.fetch_add(n as u64, Ordering::Relaxed);
                     }
                     Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
-                    Err(e) => return Err(e.into()),
+                    Err(e) => {
+                        result = Err(e.into());
+                        break;
+                    }
                 }
             }
-            Ok(())
+            // Off and detached on this thread, inside the namespace where the
+            // filter is, before the connection closes.
+            if let Some(f) = faults {
+                let counters = f.counters()?;
+                f.set(peer_fault::Faults::NONE)?;
+                drop(f);
+                if let Ok(mut side) = receiver_side.lock() {
+                    side.faults = Some(counters);
+                }
+            }
+            result
         },
-    )
+    )?;
+    let side = std::mem::take(
+        &mut *side
+            .lock()
+            .map_err(|_| BenchError("a kernel end panicked".into()))?,
+    );
+    Ok(KernelRun {
+        gbps: rate.rx_pps * 8.0 / 1e9,
+        cc: side.cc,
+        faults: side.faults,
+        out_segs: side.segs.0,
+        retrans_segs: side.segs.1,
+    })
 }
 
 /// Shunt discard server in A (core 0), Shunt bulk sender in B (core 1).
-fn shunt_bulk(hosts: &TestHosts, opts: &BulkOpts) -> Result<BulkReport> {
+pub fn shunt_bulk(opts: &BulkOpts, flow: ShuntFlow) -> Result<ShuntRun> {
+    let hosts = new_hosts(Config::default())?;
     let (a, b) = (hosts.a().clone(), hosts.b().clone());
     let dst = SocketAddrV4::new(a.addr(), SHUNT_PORT);
     let opts = opts.clone();
-    hosts.a().run_in(move || -> Result<BulkReport> {
+    let config = |host: &testhosts::Host| {
+        let mut cfg = crate::rr::shunt_config(host, &opts.shard);
+        cfg.tcp.congestion_control = flow.cc;
+        cfg.tcp.pacing = flow.pacing;
+        cfg
+    };
+    hosts.a().run_in(|| -> Result<ShuntRun> {
         pin(0);
-        let mut cfg = crate::rr::shunt_config(&a, &opts.shard);
+        let mut cfg = config(&a);
         cfg.listen_ports = vec![SHUNT_PORT];
         let discard = Discard::new(SHUNT_PORT);
         let received = discard.received.clone();
@@ -212,21 +446,20 @@ fn shunt_bulk(hosts: &TestHosts, opts: &BulkOpts) -> Result<BulkReport> {
         if let Some(e) = sh.call(|app, _| app.error.clone())? {
             return Err(BenchError(e));
         }
-        b.run_in(|| -> Result<BulkReport> {
+        let srv = &server;
+        let run = b.run_in(|| -> Result<ShuntRun> {
             pin(1);
             let sender = BulkSender::new(dst);
             let sent = sender.sent.clone();
             let mut sender = Some(sender);
-            let client = Runtime::start(crate::rr::shunt_config(&b, &opts.shard), move |_| {
-                sender.take().expect("one queue")
-            })?;
+            let client = Runtime::start(config(&b), move |_| sender.take().expect("one queue"))?;
             client.resolve_neighbor(a.addr())?;
             let ch = client
                 .handle(0)
                 .ok_or_else(|| BenchError("the client runtime has no shard".into()))?
                 .clone();
             ch.call(|app, ctx| app.start(ctx))?;
-            // Wait for the first bytes, then warm up and measure.
+            // Wait for the first bytes, then arm the loss, warm up and measure.
             let deadline = Instant::now() + GRACE;
             while received.load(Ordering::Relaxed) == 0 {
                 if Instant::now() >= deadline {
@@ -239,39 +472,50 @@ fn shunt_bulk(hosts: &TestHosts, opts: &BulkOpts) -> Result<BulkReport> {
                 }
                 std::thread::sleep(Duration::from_millis(5));
             }
+            srv.set_faults(Faults {
+                drop_ppm: flow.loss_ppm,
+                ..Faults::NONE
+            })?;
             std::thread::sleep(opts.warmup);
-            let snap = || {
-                (
+            let snap = || -> Result<_> {
+                let conn = ch.call(|app, ctx| app.conn_stats(ctx))?;
+                Ok((
                     Instant::now(),
                     received.load(Ordering::Relaxed),
                     sent.load(Ordering::Relaxed),
                     ch.stats(),
                     sh.stats(),
-                )
+                    srv.steering().counters()?,
+                    conn,
+                ))
             };
-            let (t0, r0, s0, c0, v0) = snap();
+            let (t0, r0, s0, c0, v0, x0, conn_start) = snap()?;
             std::thread::sleep(opts.window);
-            let (t1, r1, s1, c1, v1) = snap();
-            let (error, conn) = ch.call(|app, ctx| (app.error.clone(), app.conn_stats(ctx)))?;
+            let (t1, r1, s1, c1, v1, x1, conn_end) = snap()?;
+            srv.set_faults(Faults::NONE)?;
+            let (error, info) = ch.call(|app, ctx| (app.error.clone(), app.conn_info(ctx)))?;
             drop(client.stop());
             if let Some(e) = error {
                 return Err(BenchError(e));
             }
             let secs = (t1 - t0).as_secs_f64();
-            Ok(BulkReport {
-                kernel_gbps: 0.0,
-                shunt_gbps: (r1 - r0) as f64 * 8.0 / secs / 1e9,
-                shunt_sent_gbps: (s1 - s0) as f64 * 8.0 / secs / 1e9,
-                shunt_client: delta(c1, c0),
-                shunt_server: delta(v1, v0),
-                shunt_secs: secs,
-                shunt_conn: conn,
-                raw_pps: 0.0,
+            Ok(ShuntRun {
+                gbps: (r1 - r0) as f64 * 8.0 / secs / 1e9,
+                sent_gbps: (s1 - s0) as f64 * 8.0 / secs / 1e9,
+                client: c1.since(&c0),
+                server: v1.since(&v0),
+                secs,
+                conn_start,
+                conn_end,
+                info,
+                steering: x1.since(&x0),
             })
-        })?
+        });
+        // Whatever happened to the sender, no fault outlives the flow.
+        let off = server.set_faults(Faults::NONE);
+        drop(server.stop());
+        let run = run??;
+        off?;
+        Ok(run)
     })?
-}
-
-fn delta(b: ShardStats, a: ShardStats) -> ShardStats {
-    b.since(&a)
 }

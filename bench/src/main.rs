@@ -3,11 +3,14 @@
 //! `demo` (the steering program on a veth pair, with its counters while the
 //! peer sends traffic), `raw` (the AF_XDP ring layer's packet rates next to
 //! the kernel's UDP sockets on the same link), `rr` (request/response round
-//! trips and latencies: kernel, Shunt, and the raw AF_XDP ceiling) and `bulk`
-//! (one-way goodput: kernel, Shunt, and the raw ceiling).
+//! trips and latencies: kernel, Shunt, and the raw AF_XDP ceiling), `bulk`
+//! (one-way goodput: kernel, Shunt, and the raw ceiling) and `cc` (Shunt's
+//! congestion controllers and pacing, and Shunt against the kernel under
+//! loss).
 
 mod apps;
 mod bulk;
+mod cc;
 mod demo;
 mod frames;
 mod raw;
@@ -69,6 +72,21 @@ enum Cmd {
         #[arg(long, default_value_t = 3)]
         seconds: u64,
     },
+    /// Bulk goodput of Shunt with each congestion controller, pacing on and
+    /// off; then kernel CUBIC and BBR against Shunt CUBIC and BBR with the
+    /// same loss injected on the data direction.
+    Cc {
+        /// Seconds per measurement.
+        #[arg(long, default_value_t = 3)]
+        seconds: u64,
+        /// Loss on the data direction, percent (0 skips the comparison with
+        /// the kernel).
+        #[arg(long, default_value_t = 1.0)]
+        loss: f64,
+        /// Also write every figure to this file as JSON.
+        #[arg(long)]
+        json: Option<std::path::PathBuf>,
+    },
 }
 
 fn main() {
@@ -82,6 +100,11 @@ fn main() {
             idle_turns,
         } => rr::run(seconds, size, idle_turns),
         Cmd::Bulk { seconds } => bulk::run(seconds),
+        Cmd::Cc {
+            seconds,
+            loss,
+            json,
+        } => cc::run(seconds, loss, json.as_deref()),
     };
     if let Err(e) = r {
         eprintln!("shunt-bench: {e}");

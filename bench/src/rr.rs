@@ -113,16 +113,16 @@ pub fn measure_all(opts: &RrOpts) -> Result<RrReport> {
             opts.size
         )));
     }
-    let kernel_blocking = kernel_rr(&new_hosts()?, opts, false)
+    let kernel_blocking = kernel_rr(&new_hosts(Config::default())?, opts, false)
         .map_err(|e| BenchError(format!("kernel rr (blocking): {e}")))?;
-    let kernel_busy = kernel_rr(&new_hosts()?, opts, true)
+    let kernel_busy = kernel_rr(&new_hosts(Config::default())?, opts, true)
         .map_err(|e| BenchError(format!("kernel rr (busy-polled): {e}")))?;
-    let (shunt, shunt_detail) =
-        shunt_rr(&new_hosts()?, opts).map_err(|e| BenchError(format!("Shunt rr: {e}")))?;
-    let kernel_to_shunt = kernel_client_shunt_server(&new_hosts()?, opts)
+    let (shunt, shunt_detail) = shunt_rr(&new_hosts(Config::default())?, opts)
+        .map_err(|e| BenchError(format!("Shunt rr: {e}")))?;
+    let kernel_to_shunt = kernel_client_shunt_server(&new_hosts(Config::default())?, opts)
         .map_err(|e| BenchError(format!("kernel client, Shunt server: {e}")))?;
-    let (raw, lost_raw_frames) =
-        raw_rr(&new_hosts()?, opts).map_err(|e| BenchError(format!("raw AF_XDP echo: {e}")))?;
+    let (raw, lost_raw_frames) = raw_rr(&new_hosts(Config::default())?, opts)
+        .map_err(|e| BenchError(format!("raw AF_XDP echo: {e}")))?;
     Ok(RrReport {
         kernel_blocking,
         kernel_busy,
@@ -134,9 +134,8 @@ pub fn measure_all(opts: &RrOpts) -> Result<RrReport> {
     })
 }
 
-fn new_hosts() -> Result<TestHosts> {
-    TestHosts::new(Config::default())
-        .map_err(|e| BenchError(format!("creating test hosts (needs root): {e}")))
+pub(crate) fn new_hosts(config: Config) -> Result<TestHosts> {
+    TestHosts::new(config).map_err(|e| BenchError(format!("creating test hosts (needs root): {e}")))
 }
 
 fn print_report(opts: &RrOpts, r: &RrReport) {
