@@ -96,10 +96,8 @@ pub struct KernelRun {
     /// The fault program's counters over the flow (from the connection's
     /// start to its end), when loss was injected.
     pub faults: Option<PeerFaultCounters>,
-    /// The sender namespace's TCP `OutSegs` and `RetransSegs` over the same
-    /// span (`/proc/net/snmp`).
-    pub out_segs: u64,
-    pub retrans_segs: u64,
+    /// The sender namespace's TCP counters over the flow.
+    pub tcp: KernelTcpCounters,
 }
 
 /// One Shunt flow's figures; counters are over the measured window.
@@ -260,30 +258,64 @@ pub fn kernel_cc_name(cc: Algorithm) -> &'static str {
     }
 }
 
-/// The sender namespace's TCP `OutSegs` and `RetransSegs`. Reads the calling
-/// thread's namespace (`/proc/thread-self`: `/proc/net` is the process's).
-fn tcp_segs() -> (u64, u64) {
-    let text = std::fs::read_to_string("/proc/thread-self/net/snmp").unwrap_or_default();
-    let mut tcp = text.lines().filter(|l| l.starts_with("Tcp:"));
-    let (Some(names), Some(values)) = (tcp.next(), tcp.next()) else {
-        return (0, 0);
-    };
-    let field = |name: &str| {
-        names
-            .split_whitespace()
-            .zip(values.split_whitespace())
-            .find(|(n, _)| *n == name)
-            .and_then(|(_, v)| v.parse().ok())
-            .unwrap_or(0)
-    };
-    (field("OutSegs"), field("RetransSegs"))
+/// The calling thread's namespace's TCP counters (`/proc/thread-self`:
+/// `/proc/net` is the process's namespace).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct KernelTcpCounters {
+    /// `Tcp: OutSegs`, `RetransSegs` (`/proc/net/snmp`).
+    pub out_segs: u64,
+    pub retrans_segs: u64,
+    /// `TcpExt: TCPTimeouts` (RTOs), `TCPLossProbes` (`/proc/net/netstat`).
+    pub timeouts: u64,
+    pub loss_probes: u64,
+}
+
+impl KernelTcpCounters {
+    fn read() -> KernelTcpCounters {
+        let snmp = proc_net_fields("snmp", "Tcp:", &["OutSegs", "RetransSegs"]);
+        let ext = proc_net_fields("netstat", "TcpExt:", &["TCPTimeouts", "TCPLossProbes"]);
+        KernelTcpCounters {
+            out_segs: snmp[0],
+            retrans_segs: snmp[1],
+            timeouts: ext[0],
+            loss_probes: ext[1],
+        }
+    }
+
+    fn since(&self, earlier: &KernelTcpCounters) -> KernelTcpCounters {
+        KernelTcpCounters {
+            out_segs: self.out_segs.saturating_sub(earlier.out_segs),
+            retrans_segs: self.retrans_segs.saturating_sub(earlier.retrans_segs),
+            timeouts: self.timeouts.saturating_sub(earlier.timeouts),
+            loss_probes: self.loss_probes.saturating_sub(earlier.loss_probes),
+        }
+    }
+}
+
+/// `names`' values in a `/proc/net` file whose counters come as a line of
+/// names and a line of values, both starting with `prefix` (0 if absent).
+fn proc_net_fields(file: &str, prefix: &str, names: &[&str]) -> Vec<u64> {
+    let text = std::fs::read_to_string(format!("/proc/thread-self/net/{file}")).unwrap_or_default();
+    let mut lines = text.lines().filter(|l| l.starts_with(prefix));
+    let (heads, values) = (lines.next().unwrap_or(""), lines.next().unwrap_or(""));
+    names
+        .iter()
+        .map(|name| {
+            heads
+                .split_whitespace()
+                .zip(values.split_whitespace())
+                .find(|(n, _)| n == name)
+                .and_then(|(_, v)| v.parse().ok())
+                .unwrap_or(0)
+        })
+        .collect()
 }
 
 /// What the two kernel ends learn about their flow.
 #[derive(Debug, Default)]
 struct FlowSide {
     cc: String,
-    segs: (u64, u64),
+    tcp: KernelTcpCounters,
     faults: Option<PeerFaultCounters>,
 }
 
@@ -335,7 +367,7 @@ pub fn kernel_bulk(opts: &BulkOpts, flow: KernelFlow) -> Result<KernelRun> {
                 .to_string();
             let mut s: TcpStream = sock.into();
             s.set_write_timeout(Some(Duration::from_millis(50)))?;
-            let segs0 = tcp_segs();
+            let tcp0 = KernelTcpCounters::read();
             let buf = vec![0x5au8; 64 * 1024];
             let mut result = Ok(());
             while !stop.load(Ordering::Relaxed) && Instant::now() < hard_deadline {
@@ -350,10 +382,10 @@ pub fn kernel_bulk(opts: &BulkOpts, flow: KernelFlow) -> Result<KernelRun> {
                     }
                 }
             }
-            let segs1 = tcp_segs();
+            let tcp = KernelTcpCounters::read().since(&tcp0);
             if let Ok(mut side) = sender_side.lock() {
                 side.cc = cc;
-                side.segs = (segs1.0 - segs0.0, segs1.1 - segs0.1);
+                side.tcp = tcp;
             }
             result
         },
@@ -414,8 +446,7 @@ pub fn kernel_bulk(opts: &BulkOpts, flow: KernelFlow) -> Result<KernelRun> {
         gbps: rate.rx_pps * 8.0 / 1e9,
         cc: side.cc,
         faults: side.faults,
-        out_segs: side.segs.0,
-        retrans_segs: side.segs.1,
+        tcp: side.tcp,
     })
 }
 

@@ -274,10 +274,10 @@ fn print_report(opts: &CcOpts, r: &CcReport) {
             name,
             k.gbps,
             kernel_drop_percent(k),
-            k.out_segs,
-            k.retrans_segs,
-            "-",
-            "-",
+            k.tcp.out_segs,
+            k.tcp.retrans_segs,
+            k.tcp.timeouts,
+            k.tcp.loss_probes,
             k.cc
         );
     };
@@ -298,7 +298,9 @@ fn print_report(opts: &CcOpts, r: &CcReport) {
     kernel_row("kernel BBR, TSO/GSO off", &l.kernel_bbr);
     shunt_row("Shunt CUBIC, pacing on", &l.shunt_cubic);
     shunt_row("Shunt BBR, pacing on", &l.shunt_bbr);
-    println!("(kernel counters: the sender namespace's whole flow; Shunt's: the window)");
+    println!(
+        "(kernel counters: the sender namespace over the whole flow, warm-up included; Shunt's: the window)"
+    );
     println!();
     let goal = |v: f64, g: f64| if v >= g { "met" } else { "missed" };
     println!(
@@ -410,8 +412,10 @@ fn kernel_json(k: &KernelRun) -> String {
         .str("cc", &k.cc)
         .bool("tso_gso", false)
         .num("gbps", k.gbps)
-        .int("out_segs", k.out_segs)
-        .int("retrans_segs", k.retrans_segs)
+        .int("out_segs", k.tcp.out_segs)
+        .int("retrans_segs", k.tcp.retrans_segs)
+        .int("rtos", k.tcp.timeouts)
+        .int("tlp_probes", k.tcp.loss_probes)
         .int("fault_matched", f.matched)
         .int("fault_dropped", f.dropped)
         .num("dropped_percent", kernel_drop_percent(k))
