@@ -100,6 +100,11 @@ impl Gain {
         mul_div(v, self.num, self.den)
     }
 
+    /// `v * gain > w`, exactly.
+    fn exceeds(self, v: u64, w: u64) -> bool {
+        u128::from(v) * u128::from(self.num) > u128::from(w) * u128::from(self.den)
+    }
+
     fn above_one(self) -> bool {
         self.num > self.den
     }
@@ -707,7 +712,7 @@ impl Bbr {
         }
         let lost = self.lost.saturating_sub(self.lt.start_lost);
         let delivered = self.delivered.saturating_sub(self.lt.start_delivered);
-        if delivered == 0 || lost < LT_LOSS_THRESHOLD.of(delivered) {
+        if delivered == 0 || LT_LOSS_THRESHOLD.exceeds(delivered, lost) {
             return;
         }
         // tcp_bbr.c measures in milliseconds and waits for at least one.
