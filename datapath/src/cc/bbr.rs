@@ -2167,6 +2167,9 @@ mod tests {
         flight: VecDeque<Segment>,
         in_flight: usize,
         queue_limit: Option<usize>,
+        /// A token-bucket policer before the link: rate in bytes per
+        /// second, bucket size in bytes, tokens and when they were counted.
+        policer: Option<(u64, usize, usize, Instant)>,
         /// Bytes found lost, reported with the next ACK.
         lost_pending: usize,
         /// In recovery until this many bytes sent are acknowledged.
@@ -2193,6 +2196,7 @@ mod tests {
         in_recovery: bool,
         /// Bytes this ACK reported lost.
         lost: usize,
+        lt_bw: Option<u64>,
         now: Instant,
         state: &'static str,
         cwnd: usize,
@@ -2221,6 +2225,7 @@ mod tests {
                 flight: VecDeque::new(),
                 in_flight: 0,
                 queue_limit: None,
+                policer: None,
                 lost_pending: 0,
                 recovery_end: None,
                 min_rtt: None,
@@ -2280,7 +2285,21 @@ mod tests {
                 .on_send(self.now, MSS, self.in_flight, self.sampler.is_app_limited());
             let backlog = self.link_free_at.saturating_since(self.now);
             let queued = mul_div(backlog.as_nanos(), self.link_rate, 1_000_000_000) as usize;
-            let dropped = self.queue_limit.is_some_and(|limit| queued + MSS > limit);
+            let mut dropped = self.queue_limit.is_some_and(|limit| queued + MSS > limit);
+            if let Some((rate, bucket, tokens, at)) = self.policer.as_mut() {
+                let refill = mul_div(
+                    self.now.saturating_since(*at).as_nanos(),
+                    *rate,
+                    1_000_000_000,
+                );
+                *tokens = tokens.saturating_add(refill as usize).min(*bucket);
+                *at = self.now;
+                if *tokens >= MSS {
+                    *tokens -= MSS;
+                } else {
+                    dropped = true;
+                }
+            }
             let mut ack_at = if dropped {
                 // Shows when the next segment's ACK comes back.
                 self.link_free_at + self.transfer_time(MSS, self.link_rate) + self.prop_rtt
@@ -2354,6 +2373,7 @@ mod tests {
             self.trace.push(Step {
                 in_recovery: self.recovery_end.is_some(),
                 lost,
+                lt_bw: self.cc.lt_bw(),
                 now: self.now,
                 state: self.cc.state(),
                 cwnd: self.cc.cwnd(),
@@ -2594,6 +2614,46 @@ mod tests {
             .sum::<usize>();
         let delivered = p.delivered_between(Instant::from_millis(1000), p.now) as usize;
         assert!(lost * 20 < delivered, "lost {lost} of {delivered}");
+    }
+
+    #[test]
+    fn path_a_policer_behind_a_burst_is_detected_and_paced_at() {
+        // A 20 Mbit/s token-bucket policer with a 500 kB bucket on a
+        // 100 Mbit/s link: Startup's burst passes at the link rate, so
+        // BtlBw says 100 Mbit/s, and then a quarter or more is dropped.
+        const RATE: u64 = 2_500_000;
+        let mut p = Path::new();
+        p.policer = Some((RATE, 500_000, 500_000, Instant::ZERO));
+        p.run_until(Instant::from_millis(6000));
+        let first = p.trace.iter().find(|s| s.lt_bw.is_some()).unwrap();
+        assert!(
+            first.now < Instant::from_millis(1000),
+            "detected at {:?}",
+            first.now
+        );
+        assert!(
+            first.btl_bw.unwrap() > 3 * RATE,
+            "BtlBw still shows the burst"
+        );
+        let lt = first.lt_bw.unwrap();
+        assert!(
+            (RATE * 9 / 10..=RATE * 11 / 10).contains(&lt),
+            "policed rate {lt}"
+        );
+        // While it paces at the policed rate, little is lost.
+        let policed: Vec<_> = p.trace.iter().filter(|s| s.lt_bw.is_some()).collect();
+        let lost: usize = policed.iter().map(|s| s.lost).sum();
+        assert!(
+            lost * 10 < policed.len() * MSS,
+            "lost {lost} of {}",
+            policed.len() * MSS
+        );
+        // And the flow gets the policed rate.
+        for sec in 1..6 {
+            let a = Instant::from_millis(sec * 1000);
+            let goodput = p.delivered_between(a, a + Duration::from_secs(1));
+            assert!(goodput >= RATE * 95 / 100, "second {sec}: {goodput}");
+        }
     }
 
     #[test]
