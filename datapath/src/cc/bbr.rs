@@ -100,6 +100,11 @@ impl Gain {
         mul_div(v, self.num, self.den)
     }
 
+    /// `v * gain > w`, exactly.
+    fn exceeds(self, v: u64, w: u64) -> bool {
+        u128::from(v) * u128::from(self.num) > u128::from(w) * u128::from(self.den)
+    }
+
     fn above_one(self) -> bool {
         self.num > self.den
     }
@@ -707,7 +712,7 @@ impl Bbr {
         }
         let lost = self.lost.saturating_sub(self.lt.start_lost);
         let delivered = self.delivered.saturating_sub(self.lt.start_delivered);
-        if delivered == 0 || lost < LT_LOSS_THRESHOLD.of(delivered) {
+        if delivered == 0 || LT_LOSS_THRESHOLD.exceeds(delivered, lost) {
             return;
         }
         // tcp_bbr.c measures in milliseconds and waits for at least one.
@@ -2137,11 +2142,15 @@ mod tests {
     // --- A bottleneck, packet by packet -------------------------------------
 
     /// One sender over one bottleneck: a FIFO link of `link_rate` bytes per
-    /// second with an unbounded queue and `prop_rtt` of propagation delay,
-    /// every segment ACKed on its own, rate samples from the real
-    /// [`RateSampler`]. The sender paces at the controller's rate, keeps in
-    /// flight within its window and always has data, unless `app_rate` says
-    /// how fast the application writes.
+    /// second with a queue (unbounded, or drop-tail at `queue_limit`) and
+    /// `prop_rtt` of propagation delay, every segment ACKed on its own, rate
+    /// samples from the real [`RateSampler`]. The sender paces at the
+    /// controller's rate, keeps in flight within its window and always has
+    /// data, unless `app` says how fast the application writes. A dropped
+    /// segment is noticed when the ACK of the next one arrives (as SACK
+    /// would show it); that starts recovery, which ends when everything
+    /// sent before it is acknowledged. (Lost data is not resent: to the
+    /// controller a retransmission is just another segment.)
     struct Path {
         cc: Bbr,
         sampler: RateSampler,
@@ -2157,16 +2166,39 @@ mod tests {
         sent: u64,
         link_free_at: Instant,
         next_send_at: Instant,
-        flight: VecDeque<(Instant, PacketState)>,
+        flight: VecDeque<Segment>,
         in_flight: usize,
+        queue_limit: Option<usize>,
+        /// A token-bucket policer before the link: rate in bytes per
+        /// second, bucket size in bytes, tokens and when they were counted.
+        policer: Option<(u64, usize, usize, Instant)>,
+        /// Bytes found lost, reported with the next ACK.
+        lost_pending: usize,
+        /// In recovery until this many bytes sent are acknowledged.
+        recovery_end: Option<u64>,
         min_rtt: Option<Duration>,
         srtt: Option<Duration>,
         trace: Vec<Step>,
     }
 
+    /// A segment in flight.
+    #[derive(Debug, Clone, Copy)]
+    struct Segment {
+        /// When its ACK arrives (or, dropped, when its loss shows).
+        ack_at: Instant,
+        state: PacketState,
+        /// Bytes sent up to and including it.
+        end: u64,
+        dropped: bool,
+    }
+
     /// The controller after one ACK.
     #[derive(Debug, Clone, Copy)]
     struct Step {
+        in_recovery: bool,
+        /// Bytes this ACK reported lost.
+        lost: usize,
+        lt_bw: Option<u64>,
         now: Instant,
         state: &'static str,
         cwnd: usize,
@@ -2194,6 +2226,10 @@ mod tests {
                 next_send_at: Instant::ZERO,
                 flight: VecDeque::new(),
                 in_flight: 0,
+                queue_limit: None,
+                policer: None,
+                lost_pending: 0,
+                recovery_end: None,
                 min_rtt: None,
                 srtt: None,
                 trace: Vec::new(),
@@ -2224,7 +2260,7 @@ mod tests {
 
         fn run_until(&mut self, end: Instant) {
             loop {
-                let ack_at = self.flight.front().map(|f| f.0);
+                let ack_at = self.flight.front().map(|f| f.ack_at);
                 let send_at = self.next_send();
                 let next = match (ack_at, send_at) {
                     (Some(a), Some(s)) => a.min(s),
@@ -2249,26 +2285,73 @@ mod tests {
             let state = self.sampler.on_send(self.now, self.in_flight, MSS);
             self.cc
                 .on_send(self.now, MSS, self.in_flight, self.sampler.is_app_limited());
-            let depart = self.now.max(self.link_free_at) + self.transfer_time(MSS, self.link_rate);
-            self.link_free_at = depart;
-            let mut ack_at = depart + self.prop_rtt;
+            let backlog = self.link_free_at.saturating_since(self.now);
+            let queued = mul_div(backlog.as_nanos(), self.link_rate, 1_000_000_000) as usize;
+            let mut dropped = self.queue_limit.is_some_and(|limit| queued + MSS > limit);
+            if let Some((rate, bucket, tokens, at)) = self.policer.as_mut() {
+                let refill = mul_div(
+                    self.now.saturating_since(*at).as_nanos(),
+                    *rate,
+                    1_000_000_000,
+                );
+                *tokens = tokens.saturating_add(refill as usize).min(*bucket);
+                *at = self.now;
+                if *tokens >= MSS {
+                    *tokens -= MSS;
+                } else {
+                    dropped = true;
+                }
+            }
+            let mut ack_at = if dropped {
+                // Shows when the next segment's ACK comes back.
+                self.link_free_at + self.transfer_time(MSS, self.link_rate) + self.prop_rtt
+            } else {
+                let depart =
+                    self.now.max(self.link_free_at) + self.transfer_time(MSS, self.link_rate);
+                self.link_free_at = depart;
+                depart + self.prop_rtt
+            };
             if let Some((from, extra)) = self.detour
                 && self.now >= from
             {
                 ack_at += extra;
             }
-            self.flight.push_back((ack_at, state));
-            self.in_flight += MSS;
+            if let Some(last) = self.flight.back() {
+                ack_at = ack_at.max(last.ack_at);
+            }
             self.sent += MSS as u64;
+            self.flight.push_back(Segment {
+                ack_at,
+                state,
+                end: self.sent,
+                dropped,
+            });
+            self.in_flight += MSS;
             let rate = self.cc.pacing_rate().unwrap_or(u64::MAX);
             self.next_send_at = self.now.max(self.next_send_at) + self.transfer_time(MSS, rate);
         }
 
         fn ack(&mut self) {
-            let Some((_, p)) = self.flight.pop_front() else {
+            let Some(seg) = self.flight.pop_front() else {
                 return;
             };
-            let prior_in_flight = self.in_flight;
+            let p = seg.state;
+            if seg.dropped {
+                self.in_flight -= MSS;
+                self.sampler.on_lost(MSS);
+                self.lost_pending += MSS;
+                if self.recovery_end.is_none() {
+                    self.recovery_end = Some(self.sent);
+                    self.cc.on_congestion_event(self.now, self.in_flight, MSS);
+                }
+                return;
+            }
+            if self.recovery_end.is_some_and(|end| seg.end >= end) {
+                self.recovery_end = None;
+                self.cc.on_recovery_exit(self.now);
+            }
+            let prior_in_flight = self.in_flight + self.lost_pending;
+            let lost = core::mem::take(&mut self.lost_pending);
             self.in_flight -= MSS;
             self.sampler.on_delivered(self.now, &p, MSS, false);
             let rtt = self.now.saturating_since(p.sent_time);
@@ -2278,7 +2361,7 @@ mod tests {
             self.cc.on_ack(&AckSample {
                 now: self.now,
                 delivered: MSS,
-                lost: 0,
+                lost,
                 prior_in_flight,
                 in_flight: self.in_flight,
                 rate,
@@ -2286,10 +2369,13 @@ mod tests {
                 srtt: self.srtt,
                 min_rtt: self.min_rtt,
                 mss: MSS,
-                in_recovery: false,
+                in_recovery: self.recovery_end.is_some(),
                 cwnd_limited: true,
             });
             self.trace.push(Step {
+                in_recovery: self.recovery_end.is_some(),
+                lost,
+                lt_bw: self.cc.lt_bw(),
                 now: self.now,
                 state: self.cc.state(),
                 cwnd: self.cc.cwnd(),
@@ -2477,6 +2563,99 @@ mod tests {
         // RTprop is the new path's.
         let rtprop = x.min_rtt.unwrap();
         assert!(rtprop >= ms(22) && rtprop < ms(23), "RTprop {rtprop:?}");
+    }
+
+    #[test]
+    fn path_shallow_buffer_losses_recover_with_conservation_and_restore_the_window() {
+        // A drop-tail buffer of 0.08 BDP: Startup overflows it, and so does
+        // every 5/4 probe of ProbeBW.
+        let mut p = Path::new();
+        p.queue_limit = Some(20_000);
+        p.run_until(Instant::from_millis(8000));
+        let mut episodes = 0;
+        for i in 1..p.trace.len() {
+            let (prev, s) = (p.trace[i - 1], p.trace[i]);
+            if s.in_recovery && !prev.in_recovery {
+                // First ACK of recovery: what is in flight plus what this
+                // ACK delivered.
+                episodes += 1;
+                assert_eq!(s.cwnd, s.in_flight + MSS, "at {:?}", s.now);
+                // The end restores the window from before (less what the
+                // exiting ACK itself reported lost; at most ProbeBW's
+                // target once the pipe is full).
+                let exit = p.trace[i..].iter().find(|x| !x.in_recovery).unwrap();
+                let two_bdp = 2 * Feed::new().bdp(LINK);
+                assert!(
+                    exit.cwnd + exit.lost >= prev.cwnd.min(two_bdp),
+                    "restored {} < {} at {:?}",
+                    exit.cwnd,
+                    prev.cwnd,
+                    exit.now
+                );
+            }
+        }
+        assert!(episodes > 20, "{episodes} recoveries");
+        let after_startup: Vec<_> = p
+            .trace
+            .iter()
+            .filter(|s| s.now > Instant::from_millis(500))
+            .collect();
+        assert!(after_startup.iter().all(|s| s.state == "probe_bw"));
+        assert_eq!(p.cc.lt_bw(), None, "loss without a policer");
+        assert_eq!(p.cc.btl_bw(), Some(LINK));
+        for sec in 1..8 {
+            let a = Instant::from_millis(sec * 1000);
+            let goodput = p.delivered_between(a, a + Duration::from_secs(1));
+            assert!(goodput >= LINK * 95 / 100, "second {sec}: {goodput}");
+        }
+        let lost = p
+            .trace
+            .iter()
+            .filter(|s| s.now > Instant::from_millis(1000))
+            .map(|s| s.lost)
+            .sum::<usize>();
+        let delivered = p.delivered_between(Instant::from_millis(1000), p.now) as usize;
+        assert!(lost * 20 < delivered, "lost {lost} of {delivered}");
+    }
+
+    #[test]
+    fn path_a_policer_behind_a_burst_is_detected_and_paced_at() {
+        // A 20 Mbit/s token-bucket policer with a 500 kB bucket on a
+        // 100 Mbit/s link: Startup's burst passes at the link rate, so
+        // BtlBw says 100 Mbit/s, and then a quarter or more is dropped.
+        const RATE: u64 = 2_500_000;
+        let mut p = Path::new();
+        p.policer = Some((RATE, 500_000, 500_000, Instant::ZERO));
+        p.run_until(Instant::from_millis(6000));
+        let first = p.trace.iter().find(|s| s.lt_bw.is_some()).unwrap();
+        assert!(
+            first.now < Instant::from_millis(1000),
+            "detected at {:?}",
+            first.now
+        );
+        assert!(
+            first.btl_bw.unwrap() > 3 * RATE,
+            "BtlBw still shows the burst"
+        );
+        let lt = first.lt_bw.unwrap();
+        assert!(
+            (RATE * 9 / 10..=RATE * 11 / 10).contains(&lt),
+            "policed rate {lt}"
+        );
+        // While it paces at the policed rate, little is lost.
+        let policed: Vec<_> = p.trace.iter().filter(|s| s.lt_bw.is_some()).collect();
+        let lost: usize = policed.iter().map(|s| s.lost).sum();
+        assert!(
+            lost * 10 < policed.len() * MSS,
+            "lost {lost} of {}",
+            policed.len() * MSS
+        );
+        // And the flow gets the policed rate.
+        for sec in 1..6 {
+            let a = Instant::from_millis(sec * 1000);
+            let goodput = p.delivered_between(a, a + Duration::from_secs(1));
+            assert!(goodput >= RATE * 95 / 100, "second {sec}: {goodput}");
+        }
     }
 
     #[test]
