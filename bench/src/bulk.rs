@@ -32,6 +32,7 @@ use xdp_prog::Faults;
 use xdp_prog::peer_fault::{self, Direction, PeerFaultCounters, PeerFaults};
 
 use crate::apps::{BulkSender, Discard};
+use crate::ratio;
 use crate::rr::{accept_one, new_hosts};
 use crate::{BenchError, Result, pin};
 
@@ -219,7 +220,6 @@ fn print_report(opts: &BulkOpts, r: &BulkReport) {
         r.ceiling_gbps()
     );
     println!();
-    let ratio = |a: f64, b: f64| a / b.max(1e-9);
     println!(
         "Shunt / kernel: {:.2}x;  Shunt / raw AF_XDP ceiling: {:.2}x",
         ratio(r.shunt.gbps, r.kernel_gbps),

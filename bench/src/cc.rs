@@ -32,6 +32,7 @@ use datapath::shard::ShardConfig;
 use crate::bulk::{
     self, BulkOpts, KernelFlow, KernelRun, MSS, ShuntFlow, ShuntRun, ceiling_gbps, kernel_cc_name,
 };
+use crate::ratio;
 use crate::{BenchError, Result};
 
 /// What to run.
@@ -80,10 +81,6 @@ pub struct CcReport {
     pub raw_pps: f64,
     pub rows: Vec<CcRow>,
     pub loss: Option<LossReport>,
-}
-
-fn ratio(a: f64, b: f64) -> f64 {
-    a / b.max(1e-9)
 }
 
 pub fn run(seconds: u64, loss_percent: f64, json: Option<&std::path::Path>) -> Result<()> {

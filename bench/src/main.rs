@@ -141,6 +141,11 @@ impl<E: std::error::Error> From<E> for BenchError {
 pub type Result<T> = std::result::Result<T, BenchError>;
 
 /// Pins the calling thread to `core` (modulo the machine's cores).
+/// `a / b`, with a zero `b` giving a large number instead of infinity.
+pub fn ratio(a: f64, b: f64) -> f64 {
+    a / b.max(1e-9)
+}
+
 pub fn pin(core: usize) {
     control::runtime::pin_current_thread(core);
 }

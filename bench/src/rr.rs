@@ -26,6 +26,7 @@ use testhosts::{Config, Host, TestHosts};
 use xdp_prog::{AttachMode, Steering};
 
 use crate::apps::{RrClient, new_histogram};
+use crate::ratio;
 use crate::{BenchError, Result, frames, pin};
 
 const KERNEL_PORT: u16 = 7100;
@@ -177,7 +178,6 @@ fn print_report(opts: &RrOpts, r: &RrReport) {
         &r.raw,
     );
     println!();
-    let ratio = |a: f64, b: f64| a / b.max(1e-9);
     println!(
         "Shunt / kernel busy-polled: {:.2}x round trips/s, {:.2}x p50, {:.2}x p99",
         ratio(r.shunt.rate(), r.kernel_busy.rate()),

@@ -165,7 +165,6 @@ impl<A: App + 'static> Runtime<A> {
             mac,
             cfg: cfg.clone(),
         };
-        let cores = online_cpus();
         // Replies to one shard's active opens may hash to another queue: the
         // shards pass such frames on by port range.
         let mut mesh = datapath::shard::mesh(cfg.queues as usize, 4096).into_iter();
@@ -186,15 +185,13 @@ impl<A: App + 'static> Runtime<A> {
             let endpoint = Endpoint::new(ecfg).map_err(|e| RuntimeError::Config(e.to_string()))?;
             let app = make_app(queue);
             let (xsk_cfg, shard_cfg) = (cfg.xsk.clone(), cfg.shard.clone());
-            let core = cfg.pin_cores.then(|| core_affinity::CoreId {
-                id: (cfg.first_core + queue as usize) % cores,
-            });
+            let core = cfg.pin_cores.then_some(cfg.first_core + queue as usize);
             let (ready_tx, ready_rx) = bounded(1);
             let join = std::thread::Builder::new()
                 .name(format!("shunt-q{queue}"))
                 .spawn(move || {
                     if let Some(core) = core {
-                        core_affinity::set_for_current(core);
+                        pin_current_thread(core);
                     }
                     let setup = || -> Result<Xsk, String> {
                         let xsk = Xsk::bind(ifindex, queue, &xsk_cfg).map_err(|e| e.to_string())?;

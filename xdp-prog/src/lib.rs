@@ -80,13 +80,32 @@ pub enum Error {
 }
 
 fn load_hint(e: &libbpf_rs::Error) -> &'static str {
+    load_hint_lacking(e, " (this kernel lacks BPF, BTF or XDP support)")
+}
+
+/// Why loading a BPF object may have failed; `unsupported` names what the
+/// kernel may lack. Shared by the XDP and tc programs.
+pub(crate) fn load_hint_lacking(e: &libbpf_rs::Error, unsupported: &'static str) -> &'static str {
     match e.kind() {
         libbpf_rs::ErrorKind::PermissionDenied => {
             " (needs root, or CAP_BPF with CAP_NET_ADMIN; if you are root, the verifier refused the program: its log is above)"
         }
-        libbpf_rs::ErrorKind::Unsupported => " (this kernel lacks BPF, BTF or XDP support)",
+        libbpf_rs::ErrorKind::Unsupported => unsupported,
         _ => "",
     }
+}
+
+/// The first of `rates` above one million ppm (100%), if any. Shared by the
+/// XDP and tc fault settings.
+pub(crate) fn rate_above_one(rates: [u32; 3]) -> Option<u32> {
+    rates.into_iter().find(|&r| r > PPM_ONE)
+}
+
+/// The map `name` of a loaded object: `Err(None)` when the object has no
+/// such map, `Err(Some(e))` when its handle could not be taken.
+pub(crate) fn find_map(obj: &Object, name: &str) -> Result<MapHandle, Option<libbpf_rs::Error>> {
+    let map = obj.maps().find(|m| m.name() == name).ok_or(None)?;
+    MapHandle::try_from(&map).map_err(Some)
 }
 
 /// How to attach.
@@ -228,12 +247,10 @@ impl Faults {
     }
 
     fn validate(&self) -> Result<(), Error> {
-        for r in [self.drop_ppm, self.corrupt_ppm, self.duplicate_ppm] {
-            if r > PPM_ONE {
-                return Err(Error::BadFaultRate(r));
-            }
+        match rate_above_one([self.drop_ppm, self.corrupt_ppm, self.duplicate_ppm]) {
+            Some(r) => Err(Error::BadFaultRate(r)),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     fn to_bytes(self) -> [u8; 16] {
@@ -303,11 +320,10 @@ impl fmt::Debug for Steering {
 }
 
 fn map_handle(obj: &Object, name: &'static str) -> Result<MapHandle, Error> {
-    let map = obj
-        .maps()
-        .find(|m| m.name() == name)
-        .ok_or(Error::Missing(name))?;
-    MapHandle::try_from(&map).map_err(|source| Error::Map { map: name, source })
+    find_map(obj, name).map_err(|e| match e {
+        None => Error::Missing(name),
+        Some(source) => Error::Map { map: name, source },
+    })
 }
 
 /// Looks up an interface index by name in the calling thread's namespace.

@@ -31,8 +31,7 @@ const PROGRAM_NAME: &str = "shunt_peer_fault";
 /// Mirrors of `peer_fault.h`.
 const CNT_MAX: u32 = 8;
 const FLAG_INGRESS: u16 = 0x1;
-/// One million: fault rates are in parts per million.
-pub const PPM_ONE: u32 = 1_000_000;
+pub use crate::PPM_ONE;
 /// `skb->mark` the program gives its own copies (they pass its hook untouched
 /// and leave with mark 0).
 pub const COPY_MARK: u32 = 0x5348_4450;
@@ -87,13 +86,7 @@ pub enum Error {
 }
 
 fn load_hint(e: &libbpf_rs::Error) -> &'static str {
-    match e.kind() {
-        libbpf_rs::ErrorKind::PermissionDenied => {
-            " (needs root, or CAP_BPF with CAP_NET_ADMIN; if you are root, the verifier refused the program: its log is above)"
-        }
-        libbpf_rs::ErrorKind::Unsupported => " (this kernel lacks BPF or tc BPF support)",
-        _ => "",
-    }
+    crate::load_hint_lacking(e, " (this kernel lacks BPF or tc BPF support)")
 }
 
 fn tc_hint(e: &libbpf_rs::Error) -> &'static str {
@@ -133,12 +126,10 @@ impl Faults {
     }
 
     fn validate(&self) -> Result<(), Error> {
-        for r in [self.drop_ppm, self.corrupt_ppm, self.duplicate_ppm] {
-            if r > PPM_ONE {
-                return Err(Error::BadFaultRate(r));
-            }
+        match crate::rate_above_one([self.drop_ppm, self.corrupt_ppm, self.duplicate_ppm]) {
+            Some(r) => Err(Error::BadFaultRate(r)),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// `struct pf_config`.
@@ -251,11 +242,10 @@ impl fmt::Debug for PeerFaults {
 }
 
 fn map_handle(obj: &Object, name: &'static str) -> Result<MapHandle, Error> {
-    let map = obj
-        .maps()
-        .find(|m| m.name() == name)
-        .ok_or(Error::Missing(name))?;
-    MapHandle::try_from(&map).map_err(|source| Error::Map { map: name, source })
+    crate::find_map(obj, name).map_err(|e| match e {
+        None => Error::Missing(name),
+        Some(source) => Error::Map { map: name, source },
+    })
 }
 
 fn interface_exists(ifindex: u32) -> bool {

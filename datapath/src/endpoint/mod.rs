@@ -242,13 +242,14 @@ impl Endpoint {
             .iter()
             .position(|l| l.listener.is_none())
             .ok_or(EndpointError::TooManyListeners)?;
+        let backlog = backlog.clamp(1, self.cfg.max_backlog);
         let slot = &mut self.listeners[index];
         slot.listener = Some(Listener {
             port,
             tcp,
-            backlog: backlog.clamp(1, self.cfg.max_backlog),
+            backlog,
             pending: 0,
-            accept_queue: VecDeque::with_capacity(backlog.clamp(1, self.cfg.max_backlog)),
+            accept_queue: VecDeque::with_capacity(backlog),
         });
         Ok(ListenerId {
             index: index as u32,
@@ -684,14 +685,7 @@ impl Endpoint {
             self.arp_waiting -= 1;
         }
         e.unreachable = Some(e.next_hop);
-        e.conn.abort();
-        // A reset it would send cannot leave either: drop it.
-        let mut scratch = [0u8; 128];
-        for _ in 0..4 {
-            if e.conn.poll_transmit(Instant::ZERO, &mut scratch).is_none() {
-                break;
-            }
-        }
+        e.conn.abort_silently();
         self.stats.arp_failures += 1;
         self.after_input(index);
     }

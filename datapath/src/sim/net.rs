@@ -28,7 +28,6 @@ pub struct Network {
     now: Instant,
     buf: Vec<u8>,
     traces: BTreeMap<(NodeId, ConnId), ConnTrace>,
-    trace_interval: Duration,
     /// Steps taken without virtual time moving.
     stalled_steps: u32,
 }
@@ -45,7 +44,6 @@ impl Network {
             now: Instant::from_millis(1),
             buf: vec![0u8; 65536],
             traces: BTreeMap::new(),
-            trace_interval: Duration::from_millis(1),
             stalled_steps: 0,
         }
     }
@@ -90,7 +88,6 @@ impl Network {
     /// Records a trace of this connection from now on, sampled at most every
     /// `interval`.
     pub fn trace(&mut self, node: NodeId, conn: ConnId, capacity: usize, interval: Duration) {
-        self.trace_interval = interval;
         self.traces
             .insert((node, conn), ConnTrace::new(capacity, interval));
     }

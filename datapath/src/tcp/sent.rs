@@ -50,17 +50,6 @@ fn sent_after(t1: Instant, seq1: SeqNum, t2: Instant, seq2: SeqNum) -> bool {
     t1 > t2 || (t1 == t2 && seq1 > seq2)
 }
 
-/// What handing an ACK to the queue found.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Delivered {
-    /// Bytes newly delivered (cumulatively acknowledged without a SACK
-    /// before, or newly SACKed).
-    pub bytes: usize,
-    /// Of those, bytes of segments delivered that had been marked lost (a
-    /// retransmission arrived, or the loss was spurious).
-    pub were_lost: usize,
-}
-
 /// The sent segments, in sequence order. See the module docs.
 #[derive(Debug, Clone)]
 pub struct SentQueue {
@@ -96,6 +85,7 @@ impl SentQueue {
     pub fn note_full(&mut self) {
         self.full += 1;
     }
+    /// Sends held back because the queue was full.
     pub fn full_count(&self) -> u64 {
         self.full
     }
@@ -112,6 +102,10 @@ impl SentQueue {
     }
     /// The first segment marked lost and not retransmitted since.
     pub fn first_lost(&self) -> Option<&SentSeg> {
+        if self.lost == 0 {
+            // The counter is exact: no scan when nothing is lost.
+            return None;
+        }
         self.segs.iter().find(|s| s.lost && !s.sacked)
     }
 
@@ -189,14 +183,15 @@ impl SentQueue {
     /// The cumulative ACK reached `una`: drops the records below it, handing
     /// each newly delivered one to `sampler` (SACKed ones were handed over
     /// already). A record partly acknowledged is trimmed.
+    /// Returns the bytes newly delivered.
     pub fn on_cumulative_ack(
         &mut self,
         una: SeqNum,
         now: Instant,
         sampler: &mut RateSampler,
         rack: &mut Rack,
-    ) -> Delivered {
-        let mut out = Delivered::default();
+    ) -> usize {
+        let mut out = 0;
         while let Some(front) = self.segs.front_mut() {
             if front.start >= una {
                 break;
@@ -208,10 +203,7 @@ impl SentQueue {
                 self.lost -= bytes.min(self.lost);
             }
             if !front.sacked {
-                out.bytes += bytes;
-                if front.lost {
-                    out.were_lost += bytes;
-                }
+                out += bytes;
                 sampler.on_delivered(now, &front.state, bytes, front.retransmitted);
                 rack.on_delivered(front, now);
             }
@@ -226,7 +218,8 @@ impl SentQueue {
     }
 
     /// Marks the records wholly inside SACK block `[start, end)` as SACKed,
-    /// handing the newly SACKed ones to `sampler` and RACK.
+    /// handing the newly SACKed ones to `sampler` and RACK. Returns the bytes
+    /// newly delivered.
     pub fn on_sack(
         &mut self,
         start: SeqNum,
@@ -234,18 +227,17 @@ impl SentQueue {
         now: Instant,
         sampler: &mut RateSampler,
         rack: &mut Rack,
-    ) -> Delivered {
-        let mut out = Delivered::default();
+    ) -> usize {
+        let mut out = 0;
         let mut i = self.segs.partition_point(|s| s.end <= start);
         while i < self.segs.len() && self.segs[i].start < end {
             let s = &mut self.segs[i];
             if !s.sacked && s.start >= start && s.end <= end {
                 s.sacked = true;
                 let bytes = s.len();
-                out.bytes += bytes;
+                out += bytes;
                 if s.lost {
                     s.lost = false;
-                    out.were_lost += bytes;
                     self.lost -= bytes.min(self.lost);
                 }
                 sampler.on_delivered(now, &s.state, bytes, s.retransmitted);
@@ -305,16 +297,13 @@ impl SentQueue {
 
     /// RFC 8985 6.2 step 5, `RACK_detect_loss()`: marks lost every
     /// unacknowledged, unSACKed segment sent before the most recently
-    /// delivered one by more than the reordering window. Returns the bytes
-    /// newly marked lost and, if some segment may still turn out lost, when
-    /// to look again (the reordering timer).
-    pub fn rack_detect_loss(&mut self, rack: &Rack, now: Instant) -> (usize, Option<Instant>) {
+    /// delivered one by more than the reordering window.
+    pub fn rack_detect_loss(&mut self, rack: &Rack, now: Instant) -> RackVerdict {
+        let mut v = RackVerdict::default();
         let Some((rxmit, rend)) = rack.newest else {
-            return (0, None);
+            return v;
         };
         let wait = rack.rtt + rack.reo_wnd;
-        let mut newly = 0;
-        let mut timeout: Option<Instant> = None;
         for s in &mut self.segs {
             if !sent_after(rxmit, rend, s.xmit, s.end) {
                 if s.retransmitted {
@@ -332,14 +321,27 @@ impl SentQueue {
             let deadline = s.xmit + wait;
             if deadline <= now {
                 s.lost = true;
-                newly += s.len();
+                v.newly_lost += s.len();
+                v.lost_below = Some(s.end);
                 self.lost += s.len();
             } else {
-                timeout = Some(timeout.map_or(deadline, |t| t.max(deadline)));
+                v.recheck_at = Some(v.recheck_at.map_or(deadline, |t| t.max(deadline)));
             }
         }
-        (newly, timeout)
+        v
     }
+}
+
+/// What one RACK detection found.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RackVerdict {
+    /// Bytes newly marked lost.
+    pub newly_lost: usize,
+    /// The end of the highest segment newly marked lost.
+    pub lost_below: Option<SeqNum>,
+    /// When to look again, if some segment may still turn out lost (the
+    /// reordering timer).
+    pub recheck_at: Option<Instant>,
 }
 
 /// RACK's state (RFC 8985 6.1).
@@ -372,11 +374,6 @@ impl Rack {
             reo_wnd_mult: 1,
             ..Rack::default()
         }
-    }
-
-    /// Whether any segment has been delivered yet.
-    pub fn has_sample(&self) -> bool {
-        self.newest.is_some()
     }
 
     /// Keeps the connection's minimum RTT.
@@ -480,7 +477,7 @@ mod tests {
     fn cumulative_ack_drops_records_and_trims_a_partial_one() {
         let (mut q, mut r, mut rack) = queue();
         let d = q.on_cumulative_ack(s(1250), ms(20), &mut r, &mut rack);
-        assert_eq!(d.bytes, 250);
+        assert_eq!(d, 250);
         assert_eq!(q.len(), 8);
         assert_eq!(q.iter().next().map(|x| x.start), Some(s(1250)));
         assert_eq!(r.delivered(), 250);
@@ -490,11 +487,11 @@ mod tests {
     fn sacked_bytes_are_delivered_once() {
         let (mut q, mut r, mut rack) = queue();
         let d = q.on_sack(s(1500), s(1700), ms(20), &mut r, &mut rack);
-        assert_eq!(d.bytes, 200);
+        assert_eq!(d, 200);
         let again = q.on_sack(s(1500), s(1700), ms(21), &mut r, &mut rack);
-        assert_eq!(again.bytes, 0);
+        assert_eq!(again, 0);
         let cum = q.on_cumulative_ack(s(1700), ms(22), &mut r, &mut rack);
-        assert_eq!(cum.bytes, 500, "the SACKed 200 bytes are not counted again");
+        assert_eq!(cum, 500, "the SACKed 200 bytes are not counted again");
         assert_eq!(r.delivered(), 700);
     }
 
@@ -507,11 +504,19 @@ mod tests {
         rack.update_reo_wnd(s(1000), s(2000), false, false, false, 100, 300, None);
         assert_eq!(rack.reo_wnd, Duration::from_millis(5), "min_rtt / 4");
         // At 25 ms nothing is old enough: segment 0 is due at 0+20+5 = 25.
-        let (lost, timer) = q.rack_detect_loss(&rack, ms(24));
-        assert_eq!(lost, 0);
-        assert_eq!(timer, Some(ms(29)), "the latest deadline, segment 4's");
-        let (lost, _) = q.rack_detect_loss(&rack, ms(27));
-        assert_eq!(lost, 300, "segments 0, 1 and 2 are overdue at 27 ms");
+        let v = q.rack_detect_loss(&rack, ms(24));
+        assert_eq!(v.newly_lost, 0);
+        assert_eq!(
+            v.recheck_at,
+            Some(ms(29)),
+            "the latest deadline, segment 4's"
+        );
+        let v = q.rack_detect_loss(&rack, ms(27));
+        assert_eq!(
+            v.newly_lost, 300,
+            "segments 0, 1 and 2 are overdue at 27 ms"
+        );
+        assert_eq!(v.lost_below, Some(s(1300)));
         assert_eq!(q.first_lost().map(|x| x.start), Some(s(1000)));
         // Segments sent after the delivered one are never judged by it.
         assert!(q.iter().skip(6).all(|x| !x.lost));

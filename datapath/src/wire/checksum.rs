@@ -78,6 +78,17 @@ fn fold(mut acc: u64) -> u16 {
     acc as u16
 }
 
+/// The one's-complement sum over the IPv4 pseudo-header (RFC 9293 3.1, RFC
+/// 768) and a whole TCP segment or UDP datagram, `bytes`; the checksum field
+/// is the complement of this with itself zeroed, and a correct packet sums to
+/// 0xffff. For IPv4 the length fits in 16 bits; a longer buffer cannot have
+/// come from an IPv4 packet.
+#[inline]
+pub fn transport_sum_v4(src: Ipv4Addr, dst: Ipv4Addr, protocol: IpProtocol, bytes: &[u8]) -> u16 {
+    let pseudo = pseudo_header_v4(src, dst, protocol, bytes.len() as u32);
+    combine(&[pseudo, sum(bytes)])
+}
+
 /// The one's-complement sum of several partial sums (RFC 1071 2(C)).
 ///
 /// Each partial sum must come from [`sum`] over a piece of even length, except

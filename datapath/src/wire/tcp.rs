@@ -628,14 +628,11 @@ impl<T: AsRef<[u8]>> TcpPacket<T> {
     }
 }
 
-/// The one's-complement sum over the IPv4 pseudo-header and `segment`.
+/// The one's-complement sum over the IPv4 pseudo-header and `segment` (RFC
+/// 9293 3.1: the TCP length counts header and data).
 #[inline]
 fn segment_sum(segment: &[u8], src_addr: Ipv4Addr, dst_addr: Ipv4Addr) -> u16 {
-    // RFC 9293 3.1: the TCP length counts header and data. For IPv4 it fits
-    // in 16 bits; a longer buffer cannot have come from an IPv4 packet.
-    let len = segment.len() as u32;
-    let pseudo = checksum::pseudo_header_v4(src_addr, dst_addr, IpProtocol::Tcp, len);
-    checksum::combine(&[pseudo, checksum::sum(segment)])
+    checksum::transport_sum_v4(src_addr, dst_addr, IpProtocol::Tcp, segment)
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> TcpPacket<T> {
@@ -880,8 +877,21 @@ impl<'a> TcpRepr<'a> {
         src_addr: Ipv4Addr,
         dst_addr: Ipv4Addr,
     ) -> Result<(), Error> {
+        self.emit_with_payload(packet, src_addr, dst_addr, (self.payload, &[]))
+    }
+
+    /// [`TcpRepr::emit`] with the payload given as two pieces written one
+    /// after the other (`self.payload` is ignored): for a sender whose data
+    /// wraps around a ring buffer. One pass sums the whole segment.
+    pub fn emit_with_payload<T: AsRef<[u8]> + AsMut<[u8]>>(
+        &self,
+        packet: &mut TcpPacket<T>,
+        src_addr: Ipv4Addr,
+        dst_addr: Ipv4Addr,
+        payload: (&[u8], &[u8]),
+    ) -> Result<(), Error> {
         let header_len = self.header_len();
-        let len = header_len + self.payload.len();
+        let len = header_len + payload.0.len() + payload.1.len();
         if packet.buffer.as_ref().len() < len {
             return Err(Error::BufferTooSmall);
         }
@@ -898,7 +908,9 @@ impl<'a> TcpRepr<'a> {
         packet.set_checksum(0);
         let segment = &mut packet.buffer.as_mut()[..len];
         self.emit_options(&mut segment[HEADER_LEN..header_len])?;
-        segment[header_len..].copy_from_slice(self.payload);
+        let (first, rest) = segment[header_len..].split_at_mut(payload.0.len());
+        first.copy_from_slice(payload.0);
+        rest.copy_from_slice(payload.1);
         let sum = segment_sum(segment, src_addr, dst_addr);
         packet.set_checksum(!sum);
         Ok(())

@@ -126,9 +126,7 @@ impl<T: AsRef<[u8]>> UdpPacket<T> {
 /// The one's-complement sum over the IPv4 pseudo-header and `datagram`.
 #[inline]
 fn datagram_sum(datagram: &[u8], src_addr: Ipv4Addr, dst_addr: Ipv4Addr) -> u16 {
-    let len = datagram.len() as u32;
-    let pseudo = checksum::pseudo_header_v4(src_addr, dst_addr, IpProtocol::Udp, len);
-    checksum::combine(&[pseudo, checksum::sum(datagram)])
+    checksum::transport_sum_v4(src_addr, dst_addr, IpProtocol::Udp, datagram)
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> UdpPacket<T> {

@@ -134,11 +134,6 @@ impl<T: Copy> ProdRing<T> {
         }
     }
 
-    /// Entries in the ring.
-    pub fn size(&self) -> u32 {
-        self.raw.size
-    }
-
     /// Free slots, reading the consumer index only if the cache shows fewer
     /// than `wanted`.
     pub fn free(&mut self, wanted: u32) -> u32 {
@@ -173,6 +168,11 @@ impl<T: Copy> ProdRing<T> {
 
     /// Publishes `n` reserved entries to the consumer.
     pub fn submit(&mut self, n: u32) {
+        if n == 0 {
+            // Nothing to publish: leave the shared index (and its cache
+            // line, which the kernel reads) alone.
+            return;
+        }
         let prod = self.raw.producer().load(Ordering::Relaxed);
         self.raw
             .producer()
@@ -226,10 +226,6 @@ impl<T: Copy> ConsRing<T> {
         }
     }
 
-    pub fn size(&self) -> u32 {
-        self.raw.size
-    }
-
     /// Entries ready to read, reading the producer index only when the cache
     /// shows fewer than `wanted` (libbpf refreshes only at zero, which splits
     /// batches for no gain: the load is one cache line the producer writes
@@ -263,16 +259,13 @@ impl<T: Copy> ConsRing<T> {
 
     /// Returns `n` read slots to the producer.
     pub fn release(&mut self, n: u32) {
+        if n == 0 {
+            return;
+        }
         let cons = self.raw.consumer().load(Ordering::Relaxed);
         self.raw
             .consumer()
             .store(cons.wrapping_add(n), Ordering::Release);
-    }
-
-    /// Whether the kernel asks to be woken up (fill ring semantics do not apply
-    /// here, but the flag is read the same way).
-    pub fn needs_wakeup(&self) -> bool {
-        self.raw.flags().load(Ordering::Relaxed) & NEED_WAKEUP != 0
     }
 }
 

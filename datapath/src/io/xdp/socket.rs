@@ -297,7 +297,7 @@ impl Xsk {
         let (n, first) = self.rx.peek(max);
         for i in 0..n {
             let desc = self.rx.read(first.wrapping_add(i));
-            let chunk = desc.addr - desc.addr % self.frame_size as u64;
+            let chunk = chunk_base(desc.addr, self.frame_size);
             match chunk_mut(
                 &mut self.umem,
                 self.frame_size,
@@ -420,7 +420,7 @@ impl Xsk {
         let (n, first) = self.comp.peek(self.frame_count);
         for i in 0..n {
             let addr = self.comp.read(first.wrapping_add(i));
-            let chunk = addr - addr % self.frame_size as u64;
+            let chunk = chunk_base(addr, self.frame_size);
             if chunk < self.umem.len() as u64 {
                 self.free.push(chunk);
             } else {
@@ -462,6 +462,15 @@ impl Xsk {
     }
 }
 
+/// The start of the UMEM chunk holding `addr`. Frame sizes are powers of two
+/// (2048 or 4096, checked by `XskConfig::validate`), so a mask replaces a
+/// 64-bit division on every frame.
+#[inline]
+fn chunk_base(addr: u64, frame_size: u32) -> u64 {
+    debug_assert!(frame_size.is_power_of_two());
+    addr & !(u64::from(frame_size) - 1)
+}
+
 /// The chunk holding `addr..addr+len` as (chunk up to the range's end, offset
 /// of addr), if the range lies inside one chunk of the UMEM.
 fn chunk_mut(
@@ -471,7 +480,7 @@ fn chunk_mut(
     len: usize,
 ) -> Option<(&mut [u8], usize)> {
     let fs = frame_size as u64;
-    let chunk = addr - addr % fs;
+    let chunk = chunk_base(addr, frame_size);
     let off = (addr - chunk) as usize;
     if chunk + fs > umem.len() as u64 || off + len > fs as usize {
         return None;

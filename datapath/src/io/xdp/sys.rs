@@ -105,17 +105,33 @@ pub fn xsk_socket() -> io::Result<OwnedFd> {
 
 /// `setsockopt(SOL_XDP, name, value)` for a plain-old-data value.
 pub fn set_xdp_opt<T: Copy>(fd: BorrowedFd<'_>, name: libc::c_int, value: &T) -> io::Result<()> {
+    set_opt(fd, libc::SOL_XDP, name, value)
+}
+
+/// `setsockopt(level, name, value)` for a plain-old-data value.
+fn set_opt<T: Copy>(
+    fd: BorrowedFd<'_>,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: &T,
+) -> io::Result<()> {
     // Safety: `value` is a valid T for the duration of the call and we pass
     // its exact size; the kernel only reads it.
     let rc = unsafe {
         libc::setsockopt(
             fd.as_raw_fd(),
-            libc::SOL_XDP,
+            level,
             name,
             (value as *const T).cast(),
             std::mem::size_of::<T>() as libc::socklen_t,
         )
     };
+    cvt(rc as isize)
+}
+
+/// A libc return code as a result: negative means `errno` says why.
+/// (`ssize_t` results pass as they are; `int` ones widen losslessly.)
+fn cvt(rc: isize) -> io::Result<()> {
     if rc < 0 {
         Err(io::Error::last_os_error())
     } else {
@@ -155,22 +171,7 @@ pub const SO_BUSY_POLL_BUDGET: libc::c_int = 70;
 
 /// `setsockopt(SOL_SOCKET, name, value)` for an int option.
 pub fn set_socket_int(fd: BorrowedFd<'_>, name: libc::c_int, value: libc::c_int) -> io::Result<()> {
-    // Safety: `value` is a valid c_int for the duration of the call and we
-    // pass its exact size; the kernel only reads it.
-    let rc = unsafe {
-        libc::setsockopt(
-            fd.as_raw_fd(),
-            libc::SOL_SOCKET,
-            name,
-            (&value as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if rc < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
+    set_opt(fd, libc::SOL_SOCKET, name, &value)
 }
 
 /// Binds an AF_XDP socket to `(ifindex, queue)` with `flags` (XDP_COPY,
@@ -191,11 +192,7 @@ pub fn bind_xsk(fd: BorrowedFd<'_>, ifindex: u32, queue: u32, flags: u16) -> io:
             std::mem::size_of::<libc::sockaddr_xdp>() as libc::socklen_t,
         )
     };
-    if rc < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
+    cvt(rc as isize)
 }
 
 /// Kicks the kernel to process the TX ring (copy mode needs this).
@@ -212,11 +209,7 @@ pub fn kick_tx(fd: BorrowedFd<'_>) -> io::Result<()> {
             0,
         )
     };
-    if rc < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
+    cvt(rc)
 }
 
 /// Wakes the kernel to refill RX from the fill ring (when it asks).
@@ -233,11 +226,7 @@ pub fn kick_rx(fd: BorrowedFd<'_>) -> io::Result<()> {
             std::ptr::null_mut(),
         )
     };
-    if rc < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
+    cvt(rc)
 }
 
 /// Waits up to `timeout_ms` (-1: forever) for the socket to become readable.

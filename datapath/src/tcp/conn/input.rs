@@ -5,7 +5,6 @@ use super::{Connection, DEFAULT_PEER_MSS, DUP_THRESH, Event, TS_OPTION_LEN, Time
 use crate::cc::AckSample;
 use crate::tcp::conn::ConnError;
 use crate::tcp::rtt::SampleSource;
-use crate::tcp::sent::Delivered;
 use crate::tcp::state::State;
 use crate::tcp::timer::Timer;
 use crate::time::{Duration, Instant};
@@ -362,7 +361,7 @@ impl Connection {
         let blocks = sack_blocks(seg);
         let prior_in_flight = self.in_flight();
         let was_in_recovery = self.recovery.is_some();
-        let mut delivered = Delivered::default();
+        let mut delivered = 0usize;
         let mut dsack = false;
         let newly_sacked = if self.sack_ok {
             let info = self.sack.on_ack(
@@ -378,11 +377,9 @@ impl Connection {
                 if info.dsack == Some((start, end)) {
                     continue;
                 }
-                let d = self
+                delivered += self
                     .sent
                     .on_sack(start, end, now, &mut self.rate, &mut self.rack);
-                delivered.bytes += d.bytes;
-                delivered.were_lost += d.were_lost;
             }
             info.newly_sacked_bytes
         } else {
@@ -391,11 +388,9 @@ impl Connection {
 
         let advanced = ack > self.snd_una;
         if advanced {
-            let d = self
+            delivered += self
                 .sent
                 .on_cumulative_ack(ack, now, &mut self.rate, &mut self.rack);
-            delivered.bytes += d.bytes;
-            delivered.were_lost += d.were_lost;
             self.on_new_ack(now, ack, seg.timestamps.map(|t| t.tsecr));
         } else if ack == self.snd_una
             && seg.payload.is_empty()
@@ -565,7 +560,7 @@ impl Connection {
         &mut self,
         now: Instant,
         prior_in_flight: usize,
-        delivered: Delivered,
+        delivered: usize,
         dsack: bool,
         recovery_exit: bool,
         advanced: bool,
@@ -591,7 +586,7 @@ impl Connection {
                         .on_congestion_event(now, self.flight(), self.send_mss);
                     self.cc.on_recovery_exit(now);
                 }
-            } else if !advanced && delivered.bytes == 0 {
+            } else if !advanced && delivered == 0 {
                 self.tlp_end = None;
             }
         }
@@ -633,10 +628,10 @@ impl Connection {
         } else {
             m + self.send_mss >= cwnd
         };
-        if delivered.bytes > 0 || newly_lost > 0 {
+        if delivered > 0 || newly_lost > 0 {
             self.cc.on_ack(&AckSample {
                 now,
-                delivered: delivered.bytes,
+                delivered,
                 lost: newly_lost,
                 prior_in_flight,
                 in_flight: self.in_flight(),
@@ -657,22 +652,20 @@ impl Connection {
     /// RFC 8985 6.2 step 5 and 6.3: marks what RACK finds lost, starts
     /// recovery for it, and (re)arms the reordering timer.
     pub(super) fn rack_detect(&mut self, now: Instant) {
-        if !self.sack_ok || !self.rack.has_sample() {
+        if !self.sack_ok {
             return;
         }
-        let (newly, timeout) = self.sent.rack_detect_loss(&self.rack, now);
-        match timeout {
+        let v = self.sent.rack_detect_loss(&self.rack, now);
+        match v.recheck_at {
             Some(t) => self.timers.set(Timer::Rack, t),
             None => self.timers.stop(Timer::Rack),
         }
-        if newly == 0 {
+        let Some(end) = v.lost_below else {
             return;
-        }
-        self.stats.rack_lost_bytes += newly as u64;
-        self.rate.on_lost(newly);
-        if let Some(end) = self.sent.iter().filter(|s| s.lost).map(|s| s.end).last() {
-            self.sack.set_time_lost_below(end);
-        }
+        };
+        self.stats.rack_lost_bytes += v.newly_lost as u64;
+        self.rate.on_lost(v.newly_lost);
+        self.sack.set_time_lost_below(end);
         self.enter_recovery(now);
     }
 

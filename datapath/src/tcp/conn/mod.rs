@@ -417,7 +417,10 @@ impl Connection {
         self.remote
     }
     pub fn stats(&self) -> ConnStats {
-        self.stats
+        ConnStats {
+            sent_table_full: self.sent.full_count(),
+            ..self.stats
+        }
     }
     pub fn config(&self) -> &TcpConfig {
         &self.cfg
@@ -607,6 +610,13 @@ impl Connection {
         ) {
             self.rst_pending = Some((self.snd_nxt.max(self.snd_una), None));
         }
+        self.enter_closed(Some(ConnError::Aborted));
+    }
+
+    /// Aborts without a reset: for a connection whose peer cannot be reached
+    /// at all (its next hop never answered ARP), where a RST could not leave.
+    pub fn abort_silently(&mut self) {
+        self.rst_pending = None;
         self.enter_closed(Some(ConnError::Aborted));
     }
 

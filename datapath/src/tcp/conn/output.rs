@@ -306,7 +306,6 @@ impl Connection {
         if !resend && self.sent.is_full() {
             // Bounded table of segments in flight: wait for ACKs.
             self.sent.note_full();
-            self.stats.sent_table_full += 1;
             return None;
         }
         // Windows: the peer's (RFC 9293 3.8.6) and the congestion window.
@@ -440,27 +439,13 @@ impl Connection {
         if buf.len() < total {
             return None;
         }
-        let (a, b) = self.tx.slice_at(off, len);
-        if b.is_empty() {
-            // The common case: the payload is contiguous in the send ring.
-            // Header, options and payload are written straight into the
-            // frame and checksummed in one pass.
-            repr.payload = a;
-            let mut pkt = TcpPacket::new_unchecked(&mut buf[..total]);
-            repr.emit(&mut pkt, *self.local.ip(), *self.remote.ip())
-                .ok()?;
-        } else {
-            // The payload wraps around the ring: copy both pieces, then sum.
-            {
-                let mut pkt = TcpPacket::new_unchecked(&mut buf[..header_len]);
-                repr.emit(&mut pkt, *self.local.ip(), *self.remote.ip())
-                    .ok()?;
-            }
-            buf[header_len..header_len + a.len()].copy_from_slice(a);
-            buf[header_len + a.len()..total].copy_from_slice(b);
-            let mut pkt = TcpPacket::new_unchecked(&mut buf[..total]);
-            pkt.fill_checksum(*self.local.ip(), *self.remote.ip());
-        }
+        // Header, options and payload are written straight into the frame
+        // and checksummed in one pass (the payload in up to two pieces when
+        // it wraps around the send ring).
+        let payload = self.tx.slice_at(off, len);
+        let mut pkt = TcpPacket::new_unchecked(&mut buf[..total]);
+        repr.emit_with_payload(&mut pkt, *self.local.ip(), *self.remote.ip(), payload)
+            .ok()?;
         self.after_send(now, &plan, len);
         Some(total)
     }
