@@ -193,12 +193,27 @@ impl Connection {
             self.pace_wait = None;
             return true;
         };
+        let fin_unsent = self.fin_queued && !self.fin_acked && self.snd_max <= self.fin_seq();
+        let data_waiting = self.tlp_pending
+            || self.rtx_una
+            || self.recovery.is_some()
+            || self.data_len_from(self.snd_nxt) > 0
+            || fin_unsent;
+        if !data_waiting {
+            // Nothing for the pacer to hold: no wake-up, no hold counted.
+            self.pace_wait = None;
+            return true;
+        }
         let quantum = self.cc.send_quantum(self.send_mss);
         let at = self.pacer.next_departure(now, mss, quantum, rate);
         if at <= now {
             self.pace_wait = None;
             true
         } else {
+            if self.pace_wait.is_none() {
+                // One hold per wait, however often the shard asks meanwhile.
+                self.stats.pacing_holds += 1;
+            }
             self.pace_wait = Some(at);
             false
         }
@@ -213,7 +228,7 @@ impl Connection {
             return None;
         }
         let new_data = self.sendable_new_data().min(mss);
-        let plan = if new_data > 0 && self.snd_nxt == self.snd_max {
+        let plan = if new_data > 0 && self.snd_nxt == self.snd_max && !self.sent.is_full() {
             let off = (self.snd_nxt - self.tx_base).max(0) as usize;
             let mut flags = TcpFlags::default();
             flags.set(TcpFlags::PSH, off + new_data == self.tx.len());
@@ -532,10 +547,15 @@ impl Connection {
         let len = (end - start).max(0) as usize;
         let in_flight = self.in_flight();
         let state = self.rate.on_send(now, in_flight, len);
+        // A resend may run past what was ever sent (go-back-N after a
+        // timeout cuts segments anew): the part below the old snd_max is a
+        // retransmission, the rest new data with a record of its own.
+        let old_max = self.snd_max;
         if retransmission {
-            self.sent.on_retransmit(start, end, now, state);
-        } else {
-            self.sent.push(start, end, now, state);
+            self.sent.on_retransmit(start, end.min(old_max), now, state);
+        }
+        if end > old_max {
+            self.sent.push(start.max(old_max), end, now, state);
         }
         self.cc
             .on_send(now, len, in_flight, self.rate.is_app_limited());

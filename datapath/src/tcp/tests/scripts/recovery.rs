@@ -289,3 +289,54 @@ fn tail_loss_probe_that_repaired_a_loss_reduces_the_window() {
     assert_eq!(s.conn().stats().tlp_recoveries, 1);
     assert!(s.conn().info().cwnd < cwnd);
 }
+
+/// A resend after a timeout is cut anew at the MSS and may run past
+/// everything sent before: the part beyond the old SND.MAX is new data and
+/// gets a record of its own, so delivery accounting (rate samples, RACK)
+/// continues for everything after it.
+#[test]
+fn a_resend_past_snd_max_records_its_new_part() {
+    let mut s = established(TcpConfig {
+        initial_cwnd_segments: 1,
+        mss: 1000,
+        ..cfg()
+    });
+    s.at(200).app_send(100);
+    s.expect(ack().seq(1).len(100));
+    // More data waits: 900 bytes of window are left, too little for a
+    // full segment (sender-side SWS avoidance).
+    s.at(210).app_send(2000);
+    s.expect_nothing_until(500);
+    // RTO: go back to SND.UNA and send a full segment, 900 bytes of it new.
+    s.expect(ack().seq(1).len(1000));
+    s.at(600).inject(ack().seq(1).ack(1001));
+    assert_eq!(s.conn().info().delivered, 1000);
+    s.expect(ack().seq(1001).len(1000));
+    s.expect(ack().seq(2001).len(100));
+    s.at(700).inject(ack().seq(1).ack(2101));
+    assert_eq!(s.conn().info().delivered, 2100);
+}
+
+/// Pacing: a window controller is paced at 2 x cwnd / SRTT in slow start
+/// (Linux's ratio) once it has an RTT from a data ACK. Here cwnd 10 x 1000 B
+/// (the first segment did not fill the window, so it did not grow, RFC 7661)
+/// and SRTT 100 ms give 200 kB/s with bursts of two segments: the third
+/// segment leaves 5 ms after the first two, and the hold is counted.
+#[test]
+fn pacer_spaces_segments_at_the_controllers_rate_and_counts_holds() {
+    let mut s = established(TcpConfig {
+        mss: 1000,
+        pacing: true,
+        ..cfg()
+    });
+    s.at(200).app_send(1000);
+    s.expect(ack().seq(1).len(1000));
+    s.at(300).inject(ack().seq(1).ack(1001));
+    assert_eq!(s.conn().info().pacing_rate, Some(200_000));
+    s.app_send(3000);
+    s.expect(ack().seq(1001).len(1000));
+    s.expect(ack().seq(2001).len(1000));
+    s.expect_nothing_until(305);
+    s.expect(ack().seq(3001).len(1000));
+    assert_eq!(s.conn().stats().pacing_holds, 1);
+}
