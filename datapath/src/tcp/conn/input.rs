@@ -359,8 +359,11 @@ impl Connection {
         }
         let window = usize::from(seg.window_len) << self.snd_wscale;
         let blocks = sack_blocks(seg);
-        let prior_in_flight = self.in_flight();
-        let was_in_recovery = self.recovery.is_some();
+        let before = BeforeAck {
+            in_flight: self.in_flight(),
+            lost: self.rate.lost(),
+            in_recovery: self.recovery.is_some(),
+        };
         let mut delivered = 0usize;
         let mut dsack = false;
         let newly_sacked = if self.sack_ok {
@@ -401,15 +404,7 @@ impl Connection {
             // RFC 5681 2: a duplicate ACK (RFC 6675 counts SACK news too).
             self.on_dup_ack(now);
         }
-        let recovery_exit = was_in_recovery && self.recovery.is_none();
-        self.after_ack(
-            now,
-            prior_in_flight,
-            delivered,
-            dsack,
-            recovery_exit,
-            advanced,
-        );
+        self.after_ack(now, before, delivered, dsack, advanced);
 
         // Window update, if the segment is not older than the last one used
         // (SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK)).
@@ -559,12 +554,12 @@ impl Connection {
     fn after_ack(
         &mut self,
         now: Instant,
-        prior_in_flight: usize,
+        before: BeforeAck,
         delivered: usize,
         dsack: bool,
-        recovery_exit: bool,
         advanced: bool,
     ) {
+        let recovery_exit = before.in_recovery && self.recovery.is_none();
         // RFC 8985 7.4 (as Linux tcp_process_tlp_ack): the episode ends at
         // the first ACK at or beyond TLP.end_seq. A probe of new data needs
         // nothing more (RACK judges any loss). For a retransmitted probe: a
@@ -590,7 +585,6 @@ impl Connection {
                 self.tlp_end = None;
             }
         }
-        let lost_before = self.rate.lost();
         if self.sack_ok {
             self.rack.set_min_rtt(self.rtt.min_rtt());
             self.rack.update_reo_wnd(
@@ -611,7 +605,7 @@ impl Connection {
                 self.rate.on_lost(n);
             }
         }
-        let newly_lost = (self.rate.lost() - lost_before) as usize;
+        let newly_lost = (self.rate.lost() - before.lost) as usize;
         let rs = self.rate.finish(now, self.rtt.min_rtt());
         if rs.delivery_rate.is_some() {
             self.last_rate = rs.delivery_rate;
@@ -633,7 +627,7 @@ impl Connection {
                 now,
                 delivered,
                 lost: newly_lost,
-                prior_in_flight,
+                prior_in_flight: before.in_flight,
                 in_flight: self.in_flight(),
                 rate: rs,
                 rtt: rs.rtt,
@@ -765,6 +759,16 @@ impl Connection {
             _ => {}
         }
     }
+}
+
+/// What the connection looked like before an ACK was processed.
+#[derive(Debug, Clone, Copy)]
+struct BeforeAck {
+    in_flight: usize,
+    /// C.lost: losses marked anywhere in the ACK's processing (fast
+    /// retransmit, RACK, IsLost) reach the controller with it.
+    lost: u64,
+    in_recovery: bool,
 }
 
 fn sack_blocks(seg: &TcpRepr<'_>) -> [(SeqNum, SeqNum); 4] {
