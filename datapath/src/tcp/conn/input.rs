@@ -525,10 +525,22 @@ impl Connection {
     }
 
     /// Fast retransmit and recovery begin (RFC 5681 3.2, RFC 6675 5, RFC
-    /// 8985 6.2 when RACK found the loss), unless for data sent before the
-    /// last recovery or timeout (RFC 6582 4.1).
+    /// 8985 6.2 when RACK found the loss), unless the loss may be of data
+    /// sent before the last recovery or timeout.
     fn enter_recovery(&mut self, now: Instant) {
-        if self.recovery.is_some() || self.snd_una <= self.last_recover {
+        // Without SACK (RFC 6582 4.1) only a cumulative ACK beyond `recover`
+        // tells a new loss from the duplicate ACKs of the last episode. With
+        // SACK the scoreboard tells them apart: the first segment at
+        // `recover` was sent after the last episode began, and its loss is
+        // new. RFC 6675 5.1 holds back a new recovery only until HighACK >=
+        // RecoveryPoint after a timeout; Linux likewise keeps the RFC 6582
+        // rule for Reno alone ("SACK TCP is safe", tcp_try_undo_recovery).
+        let old_episode = if self.sack_ok {
+            self.snd_una < self.last_recover
+        } else {
+            self.snd_una <= self.last_recover
+        };
+        if self.recovery.is_some() || old_episode {
             return;
         }
         self.recovery = Some(self.snd_max);
