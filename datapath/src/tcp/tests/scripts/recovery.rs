@@ -341,6 +341,29 @@ fn pacer_spaces_segments_at_the_controllers_rate_and_counts_holds() {
     assert_eq!(s.conn().stats().pacing_holds, 1);
 }
 
+/// Eight segments, the first lost and fast-retransmitted (SACKs when
+/// `sack`), the full ACK at RecoveryPoint = 8001 ends that recovery (cwnd
+/// 4000 after NewReno's halving), and four new segments leave: 8001 to
+/// 12001.
+fn one_recovery_then_four_new_segments(s: &mut Script, sack: bool) {
+    s.at(200).app_send(8000);
+    for seq in (0..8).map(|k| 1 + 1000 * k) {
+        s.expect(ack().seq(seq).len(1000));
+    }
+    for (t, end) in [(300, 2001), (301, 3001), (302, 4001)] {
+        let dup = ack().seq(1).ack(1);
+        s.at(t)
+            .inject(if sack { dup.sack(&[(1001, end)]) } else { dup });
+    }
+    s.expect(ack().seq(1).len(1000));
+    s.at(400).inject(ack().seq(1).ack(8001));
+    assert!(!s.conn().info().in_recovery);
+    s.at(410).app_send(4000);
+    for seq in [8001, 9001, 10001, 11001] {
+        s.expect(ack().seq(seq).len(1000));
+    }
+}
+
 /// RFC 6675 5 and 5.1: with SACK, a loss of the first segment sent after the
 /// last recovery began (the ACK stands exactly at the old RecoveryPoint)
 /// starts a new fast recovery at the third duplicate ACK. RFC 6582 4.1's
@@ -350,29 +373,11 @@ fn pacer_spaces_segments_at_the_controllers_rate_and_counts_holds() {
 #[test]
 fn sack_loss_at_the_old_recovery_point_starts_a_new_recovery() {
     let mut s = established_sack(cfg());
-    s.at(200).app_send(8000);
-    for seq in (0..8).map(|k| 1 + 1000 * k) {
-        s.expect(ack().seq(seq).len(1000));
-    }
-    s.at(300).inject(ack().seq(1).ack(1).sack(&[(1001, 2001)]));
-    s.at(301).inject(ack().seq(1).ack(1).sack(&[(1001, 3001)]));
-    s.at(302).inject(ack().seq(1).ack(1).sack(&[(1001, 4001)]));
-    s.expect(ack().seq(1).len(1000));
-    // The full ACK at RecoveryPoint = 8001 ends the first recovery (cwnd
-    // 4000 after NewReno's halving).
-    s.at(400).inject(ack().seq(1).ack(8001));
-    assert!(!s.conn().info().in_recovery);
-    s.at(410).app_send(4000);
-    for seq in [8001, 9001, 10001, 11001] {
-        s.expect(ack().seq(seq).len(1000));
-    }
+    one_recovery_then_four_new_segments(&mut s, true);
     // 8001 is lost: three duplicate ACKs at the old RecoveryPoint.
-    s.at(500)
-        .inject(ack().seq(1).ack(8001).sack(&[(9001, 10001)]));
-    s.at(501)
-        .inject(ack().seq(1).ack(8001).sack(&[(9001, 11001)]));
-    s.at(502)
-        .inject(ack().seq(1).ack(8001).sack(&[(9001, 12001)]));
+    for (t, end) in [(500, 10001), (501, 11001), (502, 12001)] {
+        s.at(t).inject(ack().seq(1).ack(8001).sack(&[(9001, end)]));
+    }
     s.expect(ack().seq(8001).len(1000));
     assert!(s.conn().info().in_recovery);
     assert_eq!(s.conn().stats().fast_retransmits, 2);
@@ -385,19 +390,7 @@ fn sack_loss_at_the_old_recovery_point_starts_a_new_recovery() {
 #[test]
 fn newreno_without_sack_needs_an_ack_beyond_recover_for_a_new_recovery() {
     let mut s = established(cfg());
-    s.at(200).app_send(8000);
-    for seq in (0..8).map(|k| 1 + 1000 * k) {
-        s.expect(ack().seq(seq).len(1000));
-    }
-    for t in [300, 301, 302] {
-        s.at(t).inject(ack().seq(1).ack(1));
-    }
-    s.expect(ack().seq(1).len(1000));
-    s.at(400).inject(ack().seq(1).ack(8001));
-    s.at(410).app_send(4000);
-    for seq in [8001, 9001, 10001, 11001] {
-        s.expect(ack().seq(seq).len(1000));
-    }
+    one_recovery_then_four_new_segments(&mut s, false);
     for t in [500, 501, 502] {
         s.at(t).inject(ack().seq(1).ack(8001));
     }
