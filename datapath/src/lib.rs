@@ -14,6 +14,7 @@ pub mod shard;
 pub mod sim;
 pub mod tcp;
 pub mod time;
+pub mod timer_wheel;
 pub mod wire;
 
 #[cfg(test)]

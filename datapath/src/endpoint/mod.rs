@@ -51,6 +51,7 @@ use crate::tcp::isn::IsnGenerator;
 use crate::tcp::ports::PortAllocator;
 use crate::tcp::{ConnInfo, ConnStats, Connection, State, TcpConfig};
 use crate::time::Instant;
+use crate::timer_wheel::TimerWheel;
 use crate::wire::{ArpRepr, EthernetAddress, SeqNum, TcpFlags};
 use neighbor::{Lookup, NeighborCache};
 use time_wait::PeerTrack;
@@ -92,6 +93,9 @@ struct Entry {
 struct Slot {
     generation: u32,
     entry: Option<Entry>,
+    /// Its connection may have changed its deadline since the wheel last
+    /// heard it (queued in `Endpoint::touched`).
+    touched: bool,
 }
 
 #[derive(Debug)]
@@ -152,6 +156,12 @@ pub struct Endpoint {
     tx_cursor: usize,
     event_cursor: usize,
     ip_ident: u16,
+    /// Every connection's earliest deadline, by slot.
+    wheel: TimerWheel,
+    /// Slots whose deadline the wheel must hear again.
+    touched: Vec<u32>,
+    /// Scratch for the slots the wheel finds due.
+    due: Vec<u32>,
     stats: EndpointStats,
 }
 
@@ -185,6 +195,9 @@ impl Endpoint {
             tx_cursor: 0,
             event_cursor: 0,
             ip_ident: 0,
+            wheel: TimerWheel::new(Instant::ZERO),
+            touched: Vec::with_capacity(max),
+            due: Vec::with_capacity(max),
             stats: EndpointStats::default(),
             cfg,
         })
@@ -479,12 +492,39 @@ impl Endpoint {
         slot.entry.as_ref()
     }
 
+    /// The entry behind a handle, for a call that may change its deadline.
     fn entry_mut(&mut self, id: ConnId) -> Option<&mut Entry> {
         let slot = self.slots.get_mut(id.index as usize)?;
         if slot.generation != id.generation {
             return None;
         }
+        if !slot.touched && slot.entry.is_some() {
+            slot.touched = true;
+            self.touched.push(id.index);
+        }
         slot.entry.as_mut()
+    }
+
+    /// The connection in `index` was (or is about to be) called: the wheel
+    /// hears its deadline before it is next asked.
+    fn touch(&mut self, index: usize) {
+        let slot = &mut self.slots[index];
+        if !slot.touched {
+            slot.touched = true;
+            self.touched.push(index as u32);
+        }
+    }
+
+    /// Tells the wheel the deadlines of the connections touched since.
+    fn sync_timers(&mut self) {
+        for i in self.touched.drain(..) {
+            let slot = &mut self.slots[i as usize];
+            slot.touched = false;
+            match slot.entry.as_ref().and_then(|e| e.conn.poll_timeout()) {
+                Some(t) => self.wheel.schedule(i, t),
+                None => self.wheel.cancel(i),
+            }
+        }
     }
 
     fn id_of(&self, index: usize) -> ConnId {
@@ -506,10 +546,12 @@ impl Endpoint {
                 self.slots.push(Slot {
                     generation: 0,
                     entry: Some(entry),
+                    touched: false,
                 });
                 (self.slots.len() - 1) as u32
             }
         };
+        self.touch(index as usize);
         self.live += 1;
         self.tuples.insert(tuple, index);
         self.id_of(index as usize)
@@ -527,6 +569,7 @@ impl Endpoint {
             generation: slot.generation,
         };
         slot.generation = slot.generation.wrapping_add(1);
+        self.wheel.cancel(index as u32);
         self.free.push(index as u32);
         self.live -= 1;
         self.stats.reaped += 1;
@@ -553,6 +596,7 @@ impl Endpoint {
     /// for a listener (queue it for accept), or it ended (reap it unless the
     /// application still has events to read).
     fn after_input(&mut self, index: usize) {
+        self.touch(index);
         let Some(e) = self.slots[index].entry.as_mut() else {
             return;
         };
@@ -624,20 +668,26 @@ impl Endpoint {
 
     // ---- Time ---------------------------------------------------------
 
-    /// When `handle_timeout` should next be called.
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        let conns = self
-            .slots
-            .iter()
-            .filter_map(|s| s.entry.as_ref())
-            .filter_map(|e| e.conn.poll_timeout());
-        conns.chain(self.neighbors.poll_at()).min()
+    /// When `handle_timeout` should next be called (perhaps a little
+    /// early for a deadline milliseconds away: the wheel's bucket start).
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
+        self.sync_timers();
+        match (self.wheel.next_wakeup(), self.neighbors.poll_at()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
-    /// Fires the connections' timers due at `now` and moves the neighbour
-    /// cache on (ARP retries, failures).
+    /// Fires the connections' timers due at `now` (found through the
+    /// per-shard timer wheel, not a scan of every connection) and moves the
+    /// neighbour cache on (ARP retries, failures).
     pub fn handle_timeout(&mut self, now: Instant) {
-        for i in 0..self.slots.len() {
+        self.sync_timers();
+        let mut due = std::mem::take(&mut self.due);
+        self.wheel.expire(now, &mut due);
+        for &i in &due {
+            let i = i as usize;
+            self.touch(i);
             let Some(e) = self.slots[i].entry.as_mut() else {
                 continue;
             };
@@ -646,6 +696,8 @@ impl Endpoint {
                 self.after_input(i);
             }
         }
+        due.clear();
+        self.due = due;
         self.service_neighbors(now);
     }
 

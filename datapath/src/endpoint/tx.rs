@@ -41,12 +41,15 @@ impl Endpoint {
         let n = self.slots.len();
         for k in 0..n {
             let i = (self.tx_cursor + k) % n;
+            match self.slots[i].entry.as_ref() {
+                Some(e) if !e.arp_wait && !e.conn.is_closed() => {}
+                _ => continue,
+            }
+            // poll_transmit (re)arms the connection's timers.
+            self.touch(i);
             let Some(e) = self.slots[i].entry.as_mut() else {
                 continue;
             };
-            if e.arp_wait || e.conn.is_closed() {
-                continue;
-            }
             let (next_hop, dst_ip) = (e.next_hop, *e.tuple.remote.ip());
             let mac = match self.neighbors.lookup(now, next_hop) {
                 Lookup::Found(mac) => mac,

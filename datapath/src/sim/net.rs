@@ -123,9 +123,9 @@ impl Network {
         }
     }
 
-    fn next_event(&self) -> Option<Instant> {
+    fn next_event(&mut self) -> Option<Instant> {
         let links = self.links.values().filter_map(Link::next_delivery);
-        let timers = self.nodes.iter().filter_map(Endpoint::poll_timeout);
+        let timers = self.nodes.iter_mut().filter_map(Endpoint::poll_timeout);
         links.chain(timers).min()
     }
 
