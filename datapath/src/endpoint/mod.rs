@@ -96,6 +96,11 @@ struct Slot {
     /// Its connection may have changed its deadline since the wheel last
     /// heard it (queued in `Endpoint::touched`).
     touched: bool,
+    /// Queued in `Endpoint::tx_ready`: it may have a segment to send.
+    tx_queued: bool,
+    /// Queued in `Endpoint::ev_ready`: it may have events for the
+    /// application, or be ready to reap.
+    ev_queued: bool,
 }
 
 #[derive(Debug)]
@@ -152,9 +157,12 @@ pub struct Endpoint {
     events: VecDeque<EndpointEvent>,
     /// Slots waiting for ARP (skip the scan when zero).
     arp_waiting: usize,
-    /// Round-robin cursors: the slot after the last one served.
-    tx_cursor: usize,
-    event_cursor: usize,
+    /// Connections that may have a segment to send, served round-robin:
+    /// only those an input, a timer or a call touched, so a turn costs what
+    /// happened in it, not the number of connections.
+    tx_ready: VecDeque<u32>,
+    /// Connections that may have events (or be ready to reap).
+    ev_ready: VecDeque<u32>,
     ip_ident: u16,
     /// Every connection's earliest deadline, by slot.
     wheel: TimerWheel,
@@ -192,8 +200,8 @@ impl Endpoint {
             control: VecDeque::with_capacity(cfg.max_control_frames),
             events: VecDeque::with_capacity(cfg.max_events),
             arp_waiting: 0,
-            tx_cursor: 0,
-            event_cursor: 0,
+            tx_ready: VecDeque::with_capacity(max),
+            ev_ready: VecDeque::with_capacity(max),
             ip_ident: 0,
             wheel: TimerWheel::new(Instant::ZERO),
             touched: Vec::with_capacity(max),
@@ -498,16 +506,28 @@ impl Endpoint {
         if slot.generation != id.generation {
             return None;
         }
-        if !slot.touched && slot.entry.is_some() {
-            slot.touched = true;
-            self.touched.push(id.index);
-        }
-        slot.entry.as_mut()
+        slot.entry.as_ref()?;
+        self.mark(id.index as usize);
+        self.slots[id.index as usize].entry.as_mut()
     }
 
-    /// The connection in `index` was (or is about to be) called: the wheel
-    /// hears its deadline before it is next asked.
-    fn touch(&mut self, index: usize) {
+    /// The connection in `index` was (or is about to be) called: it may have
+    /// a new deadline, segments to send and events to report.
+    fn mark(&mut self, index: usize) {
+        self.touch_timers(index);
+        let slot = &mut self.slots[index];
+        if !slot.tx_queued {
+            slot.tx_queued = true;
+            self.tx_ready.push_back(index as u32);
+        }
+        if !slot.ev_queued {
+            slot.ev_queued = true;
+            self.ev_ready.push_back(index as u32);
+        }
+    }
+
+    /// The wheel hears the connection's deadline before it is next asked.
+    fn touch_timers(&mut self, index: usize) {
         let slot = &mut self.slots[index];
         if !slot.touched {
             slot.touched = true;
@@ -547,11 +567,13 @@ impl Endpoint {
                     generation: 0,
                     entry: Some(entry),
                     touched: false,
+                    tx_queued: false,
+                    ev_queued: false,
                 });
                 (self.slots.len() - 1) as u32
             }
         };
-        self.touch(index as usize);
+        self.mark(index as usize);
         self.live += 1;
         self.tuples.insert(tuple, index);
         self.id_of(index as usize)
@@ -596,7 +618,7 @@ impl Endpoint {
     /// for a listener (queue it for accept), or it ended (reap it unless the
     /// application still has events to read).
     fn after_input(&mut self, index: usize) {
-        self.touch(index);
+        self.mark(index);
         let Some(e) = self.slots[index].entry.as_mut() else {
             return;
         };
@@ -640,26 +662,32 @@ impl Endpoint {
         if let Some(ev) = self.events.pop_front() {
             return Some(ev);
         }
-        let n = self.slots.len();
-        for k in 0..n {
-            let i = (self.event_cursor + k) % n;
-            let Some(e) = self.slots[i].entry.as_mut() else {
-                continue;
-            };
-            if e.owner != Owner::App {
-                continue;
+        // Only connections touched since they last had nothing to report;
+        // one stays at the front until its events are drained.
+        while let Some(&i) = self.ev_ready.front() {
+            let i = i as usize;
+            if let Some(e) = self.slots[i].entry.as_mut()
+                && e.owner == Owner::App
+            {
+                if let Some(ev) = e.conn.poll_event() {
+                    let id = self.id_of(i);
+                    return Some(EndpointEvent::Conn(id, ev));
+                }
+                if let (Some(ip), false) = (e.unreachable, e.unreachable_reported) {
+                    e.unreachable_reported = true;
+                    return Some(EndpointEvent::Unreachable(self.id_of(i), ip));
+                }
             }
-            if let Some(ev) = e.conn.poll_event() {
-                self.event_cursor = i;
-                let id = self.id_of(i);
-                return Some(EndpointEvent::Conn(id, ev));
-            }
-            if let (Some(ip), false) = (e.unreachable, e.unreachable_reported) {
-                e.unreachable_reported = true;
-                self.event_cursor = (i + 1) % n;
-                return Some(EndpointEvent::Unreachable(self.id_of(i), ip));
-            }
-            if e.conn.is_closed() {
+            // Nothing (more) to report: off the queue until touched again.
+            // A connection still owned by its listener is queued again when
+            // accepted.
+            self.ev_ready.pop_front();
+            self.slots[i].ev_queued = false;
+            if self.slots[i]
+                .entry
+                .as_ref()
+                .is_some_and(|e| e.owner == Owner::App && e.conn.is_closed())
+            {
                 self.reap(i);
             }
         }
@@ -687,7 +715,7 @@ impl Endpoint {
         self.wheel.expire(now, &mut due);
         for &i in &due {
             let i = i as usize;
-            self.touch(i);
+            self.touch_timers(i);
             let Some(e) = self.slots[i].entry.as_mut() else {
                 continue;
             };
@@ -719,6 +747,7 @@ impl Endpoint {
                 Lookup::Found(_) => {
                     e.arp_wait = false;
                     self.arp_waiting -= 1;
+                    self.mark(i);
                 }
                 Lookup::Failed => self.fail_unreachable(i),
                 Lookup::Pending | Lookup::TableFull => {}

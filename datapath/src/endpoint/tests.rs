@@ -978,3 +978,44 @@ fn a_thousand_syn_timers_fire_on_time_through_the_wheel() {
     }
     assert!(wakeups <= 2000 + 64, "{wakeups} wake-ups");
 }
+
+/// Connections with data waiting take turns frame by frame (the ready queue
+/// is round-robin), and an idle connection costs nothing to skip.
+#[test]
+fn connections_with_data_take_turns_frame_by_frame() {
+    let mut net = Net::pair();
+    let listener = net.b.listen(PORT, 8).unwrap();
+    let ids: Vec<ConnId> = (0..3)
+        .map(|_| {
+            net.a
+                .connect(net.now, SocketAddrV4::new(B_IP, PORT))
+                .unwrap()
+        })
+        .collect();
+    for _ in 0..100 {
+        net.step();
+        while net.b.accept(listener).unwrap().is_some() {}
+        if ids
+            .iter()
+            .all(|id| net.a.state(*id) == Ok(State::Established))
+        {
+            break;
+        }
+    }
+    let ports: Vec<u16> = ids
+        .iter()
+        .map(|id| net.a.tuple(*id).unwrap().local.port())
+        .collect();
+    // Two of the three have 4 segments each to send (MSS 1448 with
+    // timestamps); the third is idle.
+    for id in &ids[..2] {
+        assert_eq!(net.a.send(*id, &[7u8; 4 * 1448]).unwrap(), 4 * 1448);
+    }
+    let order: Vec<u16> = drain(&mut net.a, net.now)
+        .iter()
+        .filter_map(|f| parse_tcp(f).filter(|(_, s)| !s.payload.is_empty()))
+        .map(|(_, s)| s.src_port)
+        .collect();
+    let expected: Vec<u16> = (0..8).map(|k| ports[k % 2]).collect();
+    assert_eq!(order, expected);
+}

@@ -38,15 +38,19 @@ impl Endpoint {
             return Some(self.sent(n));
         }
         let limit = (ethernet::HEADER_LEN + self.cfg.mtu).min(buf.len());
-        let n = self.slots.len();
-        for k in 0..n {
-            let i = (self.tx_cursor + k) % n;
+        // Only connections touched since they last had nothing to send
+        // (input, a timer, an application call), round-robin: one that sent
+        // goes to the back of the queue.
+        while let Some(i) = self.tx_ready.pop_front() {
+            let i = i as usize;
+            self.slots[i].tx_queued = false;
             match self.slots[i].entry.as_ref() {
                 Some(e) if !e.arp_wait && !e.conn.is_closed() => {}
+                // Queued again when its next hop resolves (or never).
                 _ => continue,
             }
             // poll_transmit (re)arms the connection's timers.
-            self.touch(i);
+            self.touch_timers(i);
             let Some(e) = self.slots[i].entry.as_mut() else {
                 continue;
             };
@@ -71,7 +75,6 @@ impl Endpoint {
             let Some(tcp_len) = e.conn.poll_transmit(now, &mut buf[TCP_OFFSET..limit]) else {
                 continue;
             };
-            self.tx_cursor = (i + 1) % n;
             let frame = self.wrap_ipv4(buf, mac, dst_ip, tcp_len);
             self.after_input(i);
             return frame.map(|n| self.sent(n));
