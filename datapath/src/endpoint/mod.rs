@@ -51,7 +51,7 @@ use crate::tcp::isn::IsnGenerator;
 use crate::tcp::ports::PortAllocator;
 use crate::tcp::{ConnInfo, ConnStats, Connection, State, TcpConfig};
 use crate::time::Instant;
-use crate::wire::{ArpRepr, EthernetAddress, SeqNum, TcpFlags};
+use crate::wire::{ArpRepr, ChecksumFill, EthernetAddress, SeqNum, TcpFlags};
 use neighbor::{Lookup, NeighborCache};
 use time_wait::PeerTrack;
 use tuple::KeyedState;
@@ -152,6 +152,8 @@ pub struct Endpoint {
     tx_cursor: usize,
     event_cursor: usize,
     ip_ident: u16,
+    /// How connections' segments are checksummed (TX checksum offload).
+    tx_checksum: ChecksumFill,
     stats: EndpointStats,
 }
 
@@ -185,6 +187,7 @@ impl Endpoint {
             tx_cursor: 0,
             event_cursor: 0,
             ip_ident: 0,
+            tx_checksum: ChecksumFill::Full,
             stats: EndpointStats::default(),
             cfg,
         })
@@ -192,6 +195,19 @@ impl Endpoint {
 
     pub fn config(&self) -> &EndpointConfig {
         &self.cfg
+    }
+
+    /// How connections' segments are checksummed from now on: in full (the
+    /// default), or only the pseudo-header sum, when the packet I/O has the
+    /// device finish each frame [`poll_frame`](Endpoint::poll_frame) marks.
+    /// Only for an I/O that honours every such mark: a frame sent as marked
+    /// but not finished carries a wrong checksum.
+    pub fn set_tx_checksum(&mut self, fill: ChecksumFill) {
+        self.tx_checksum = fill;
+    }
+
+    pub fn tx_checksum(&self) -> ChecksumFill {
+        self.tx_checksum
     }
 
     pub fn stats(&self) -> EndpointStats {
