@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 
 use control::Runtime;
 use datapath::cc::Algorithm;
+use datapath::io::xdp::{TxChecksumOffload, XskConfig};
 use datapath::shard::{ShardConfig, ShardStats};
 use datapath::tcp::{ConnInfo, ConnStats, TcpConfig};
 use testhosts::Config;
@@ -74,6 +75,9 @@ pub struct ShuntFlow {
     /// Data frames the receiver's steering program drops, parts per million
     /// (armed once the first bytes arrived, so the handshake is spared).
     pub loss_ppm: u32,
+    /// Who finishes the segments' checksums (both ends): Shunt, or the
+    /// kernel in its copy path (`XDP_UMEM_TX_SW_CSUM`).
+    pub tx_checksum: TxChecksumOffload,
 }
 
 impl Default for ShuntFlow {
@@ -83,6 +87,7 @@ impl Default for ShuntFlow {
             cc: tcp.congestion_control,
             pacing: tcp.pacing,
             loss_ppm: 0,
+            tx_checksum: XskConfig::default().tx_checksum,
         }
     }
 }
@@ -118,6 +123,8 @@ pub struct ShuntRun {
     pub info: Option<ConnInfo>,
     /// The receiver's steering program's counters over the window.
     pub steering: xdp_prog::Counters,
+    /// Who finished the sender's checksums, and why.
+    pub tx_checksum: String,
 }
 
 impl ShuntRun {
@@ -153,19 +160,19 @@ impl BulkReport {
     }
 }
 
-pub fn run(seconds: u64) -> Result<()> {
+pub fn run(seconds: u64, tx_checksum: TxChecksumOffload) -> Result<()> {
     let opts = BulkOpts {
         warmup: crate::raw::WARMUP,
         window: Duration::from_secs(seconds.max(1)),
         shard: ShardConfig::default(),
     };
     println!("{}", crate::raw::machine());
-    let r = measure_all(&opts)?;
+    let r = measure_all(&opts, tx_checksum)?;
     print_report(&opts, &r);
     Ok(())
 }
 
-pub fn measure_all(opts: &BulkOpts) -> Result<BulkReport> {
+pub fn measure_all(opts: &BulkOpts, tx_checksum: TxChecksumOffload) -> Result<BulkReport> {
     let kernel = kernel_bulk(
         opts,
         KernelFlow {
@@ -175,8 +182,11 @@ pub fn measure_all(opts: &BulkOpts) -> Result<BulkReport> {
     )
     .map_err(|e| BenchError(format!("kernel bulk: {e}")))?;
     let raw_pps = raw_ceiling_pps(opts)?;
-    let shunt = shunt_bulk(opts, ShuntFlow::default())
-        .map_err(|e| BenchError(format!("Shunt bulk: {e}")))?;
+    let flow = ShuntFlow {
+        tx_checksum,
+        ..ShuntFlow::default()
+    };
+    let shunt = shunt_bulk(opts, flow).map_err(|e| BenchError(format!("Shunt bulk: {e}")))?;
     Ok(BulkReport {
         kernel_gbps: kernel.gbps,
         shunt,
@@ -241,6 +251,7 @@ fn print_report(opts: &BulkOpts, r: &BulkReport) {
         s.rx_frames as f64 / s.tx_frames.max(1) as f64,
         s.rx_frames as f64 / s.turns.max(1) as f64,
     );
+    println!("Shunt sender checksums: {}", r.shunt.tx_checksum);
     if let Some(cs) = &r.shunt.conn_end {
         println!(
             "Shunt sender connection: {} segments out, {} retransmits ({} fast, {} RTOs), {} dup ACKs",
@@ -460,6 +471,7 @@ pub fn shunt_bulk(opts: &BulkOpts, flow: ShuntFlow) -> Result<ShuntRun> {
         let mut cfg = crate::rr::shunt_config(host, &opts.shard);
         cfg.tcp.congestion_control = flow.cc;
         cfg.tcp.pacing = flow.pacing;
+        cfg.xsk.tx_checksum = flow.tx_checksum;
         cfg
     };
     hosts.a().run_in(|| -> Result<ShuntRun> {
@@ -485,6 +497,11 @@ pub fn shunt_bulk(opts: &BulkOpts, flow: ShuntFlow) -> Result<ShuntRun> {
             let mut sender = Some(sender);
             let client = Runtime::start(config(&b), move |_| sender.take().expect("one queue"))?;
             client.resolve_neighbor(a.addr())?;
+            let tx_checksum = client
+                .tx_checksums()
+                .first()
+                .map(|c| c.to_string())
+                .unwrap_or_default();
             let ch = client
                 .handle(0)
                 .ok_or_else(|| BenchError("the client runtime has no shard".into()))?
@@ -540,6 +557,7 @@ pub fn shunt_bulk(opts: &BulkOpts, flow: ShuntFlow) -> Result<ShuntRun> {
                 conn_end,
                 info,
                 steering: x1.since(&x0),
+                tx_checksum,
             })
         });
         // Whatever happened to the sender, no fault outlives the flow.

@@ -121,7 +121,7 @@ pub fn measure_all(opts: &CcOpts) -> Result<CcReport> {
             let flow = ShuntFlow {
                 cc,
                 pacing,
-                loss_ppm: 0,
+                ..ShuntFlow::default()
             };
             rows.push(CcRow {
                 cc,
@@ -148,6 +148,7 @@ pub fn measure_all(opts: &CcOpts) -> Result<CcReport> {
                 cc,
                 pacing: true,
                 loss_ppm: ppm,
+                ..ShuntFlow::default()
             };
             shunt(&opts.bulk, flow)
         };

@@ -19,6 +19,7 @@ mod rr;
 mod tests;
 
 use clap::{Parser, Subcommand};
+use datapath::io::xdp::TxChecksumOffload;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -71,6 +72,11 @@ enum Cmd {
         /// Seconds per measurement.
         #[arg(long, default_value_t = 3)]
         seconds: u64,
+        /// Who finishes Shunt's TCP checksums: `auto` (the device if it
+        /// can, else Shunt), `off` (Shunt), `kernel` (the kernel's copy
+        /// path, on the CPU: XDP_UMEM_TX_SW_CSUM).
+        #[arg(long, default_value = "auto", value_parser = parse_tx_checksum)]
+        tx_checksum: TxChecksumOffload,
     },
     /// Bulk goodput of Shunt with each congestion controller, pacing on and
     /// off; then kernel CUBIC and BBR against Shunt CUBIC and BBR with the
@@ -99,7 +105,10 @@ fn main() {
             size,
             idle_turns,
         } => rr::run(seconds, size, idle_turns),
-        Cmd::Bulk { seconds } => bulk::run(seconds),
+        Cmd::Bulk {
+            seconds,
+            tx_checksum,
+        } => bulk::run(seconds, tx_checksum),
         Cmd::Cc {
             seconds,
             loss,
@@ -109,6 +118,15 @@ fn main() {
     if let Err(e) = r {
         eprintln!("shunt-bench: {e}");
         std::process::exit(1);
+    }
+}
+
+fn parse_tx_checksum(s: &str) -> std::result::Result<TxChecksumOffload, String> {
+    match s {
+        "auto" => Ok(TxChecksumOffload::Auto),
+        "off" => Ok(TxChecksumOffload::Off),
+        "kernel" => Ok(TxChecksumOffload::KernelSoftware),
+        _ => Err(format!("{s}: expected auto, off or kernel")),
     }
 }
 

@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use crossbeam_channel::bounded;
 use datapath::endpoint::{Endpoint, EndpointConfig};
-use datapath::io::xdp::{BoundMode, Xsk, XskConfig};
+use datapath::io::xdp::{BoundMode, TxChecksum, Xsk, XskConfig};
 use datapath::shard::{App, Shard, ShardConfig, ShardHandle, ShardStats};
 use datapath::tcp::TcpConfig;
 use datapath::tcp::ports::PortRange;
@@ -108,6 +108,7 @@ struct ShardThread<A> {
     handle: ShardHandle<A>,
     join: Option<JoinHandle<Option<A>>>,
     mode: BoundMode,
+    tx_checksum: TxChecksum,
 }
 
 /// Shunt running on an interface.
@@ -207,10 +208,10 @@ impl<A: App + 'static> Runtime<A> {
                             return None;
                         }
                     };
-                    let mode = xsk.mode();
+                    let (mode, tx_checksum) = (xsk.mode(), xsk.tx_checksum().clone());
                     let (mut shard, handle) = Shard::new(xsk, endpoint, app, shard_cfg);
                     shard.join_mesh(inbox, peers);
-                    let _ = ready_tx.send(Ok((handle, mode)));
+                    let _ = ready_tx.send(Ok((handle, mode, tx_checksum)));
                     shard.run();
                     let _ = registrar.unbind_queue(queue);
                     Some(shard.into_parts().2)
@@ -220,10 +221,11 @@ impl<A: App + 'static> Runtime<A> {
                     reason: e.to_string(),
                 })?;
             match ready_rx.recv_timeout(Duration::from_secs(10)) {
-                Ok(Ok((handle, mode))) => rt.shards.push(ShardThread {
+                Ok(Ok((handle, mode, tx_checksum))) => rt.shards.push(ShardThread {
                     handle,
                     join: Some(join),
                     mode,
+                    tx_checksum,
                 }),
                 Ok(Err(reason)) => {
                     let _ = join.join();
@@ -263,6 +265,12 @@ impl<A: App + 'static> Runtime<A> {
             self.steering.mode(),
             self.shards.iter().map(|s| s.mode).collect(),
         )
+    }
+
+    /// Who finishes each shard's transport checksums on transmit, and why
+    /// (`XskConfig::tx_checksum`), for the record.
+    pub fn tx_checksums(&self) -> Vec<TxChecksum> {
+        self.shards.iter().map(|s| s.tx_checksum.clone()).collect()
     }
 
     pub fn mac(&self) -> EthernetAddress {

@@ -106,7 +106,7 @@ impl Pair {
         self.lens.clear();
         let mut bytes = 0;
         for f in self.frames.iter_mut() {
-            match self.tx.poll_frame(self.now, f) {
+            match self.tx.poll_frame(self.now, f).map(|f| f.len) {
                 Some(n) => {
                     self.lens.push(n);
                     bytes += n;
@@ -133,13 +133,13 @@ impl Pair {
         while self.rx.poll_event().is_some() {}
         let mut ack = [0u8; FRAME];
         self.now += Duration::from_micros(10);
-        while let Some(n) = self.rx.poll_frame(self.now, &mut ack) {
+        while let Some(n) = self.rx.poll_frame(self.now, &mut ack).map(|f| f.len) {
             let _ = self.tx.handle_frame(self.now, &ack[..n]);
         }
         while self.tx.poll_event().is_some() {}
         // Whatever the sender built in reply to the handshake or the ACKs.
         let mut stray = [0u8; FRAME];
-        while let Some(n) = self.tx.poll_frame(self.now, &mut stray) {
+        while let Some(n) = self.tx.poll_frame(self.now, &mut stray).map(|f| f.len) {
             let _ = self.rx.handle_frame(self.now, &stray[..n]);
         }
     }

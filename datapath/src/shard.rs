@@ -22,6 +22,7 @@ use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
 use crate::endpoint::{Endpoint, EndpointEvent, Rx};
 use crate::io::PacketIo;
 use crate::time::Instant;
+use crate::wire::ChecksumFill;
 
 /// How a shard polls.
 #[derive(Debug, Clone)]
@@ -291,6 +292,14 @@ impl<I: PacketIo, A: App> Shard<I, A> {
         app: A,
         cfg: ShardConfig,
     ) -> (Shard<I, A>, ShardHandle<A>) {
+        let mut endpoint = endpoint;
+        // Segments carry only the pseudo-header sum when the device
+        // finishes checksums: the payload is then never summed here.
+        endpoint.set_tx_checksum(if io.tx_checksum_offload() {
+            ChecksumFill::PseudoHeaderOnly
+        } else {
+            ChecksumFill::Full
+        });
         let (tx, rx) = bounded(cfg.command_queue.max(1));
         let stop = Arc::new(AtomicBool::new(false));
         let counters = Arc::new(ShardCounters::default());

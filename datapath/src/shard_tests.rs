@@ -8,7 +8,7 @@ use crate::apps::{EchoClient, EchoServer};
 use crate::endpoint::{Endpoint, EndpointConfig};
 use crate::io::mem::MemIo;
 use crate::shard::{Shard, ShardConfig};
-use crate::wire::EthernetAddress;
+use crate::wire::{ChecksumFill, EthernetAddress};
 
 const SERVER: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
 const CLIENT: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
@@ -25,7 +25,27 @@ fn endpoint(addr: Ipv4Addr, n: u8) -> Endpoint {
 
 #[test]
 fn echo_server_and_client_on_two_shards_over_memory() {
+    echo_over_memory(false);
+}
+
+#[test]
+fn echo_with_tx_checksum_offload_leaves_checksums_to_the_link() {
+    // The link plays a NIC with TX checksum offload: the shards write only
+    // pseudo-header sums, the link finishes them, and both receivers verify.
+    echo_over_memory(true);
+}
+
+fn echo_over_memory(offload: bool) {
     let (io_s, io_c) = MemIo::pair(4096, 1514);
+    let (io_s, io_c) = (
+        io_s.with_checksum_offload(offload),
+        io_c.with_checksum_offload(offload),
+    );
+    let fill = if offload {
+        ChecksumFill::PseudoHeaderOnly
+    } else {
+        ChecksumFill::Full
+    };
     let (mut server, server_handle) = Shard::new(
         io_s,
         endpoint(SERVER, 1),
@@ -40,6 +60,8 @@ fn echo_server_and_client_on_two_shards_over_memory() {
         client_app,
         ShardConfig::blocking(),
     );
+    assert_eq!(server.endpoint().tx_checksum(), fill);
+    assert_eq!(client.endpoint().tx_checksum(), fill);
     let server_thread = std::thread::spawn(move || {
         server.run();
         server
@@ -71,6 +93,9 @@ fn echo_server_and_client_on_two_shards_over_memory() {
     assert_eq!(server.app().accepted, 1);
     assert_eq!(accepted, 1);
     assert!(server_handle.stats().rx_frames > 0);
+    let bad =
+        server.endpoint().stats().bad_tcp_checksum + client.endpoint().stats().bad_tcp_checksum;
+    assert_eq!(bad, 0, "every checksum verified");
 }
 
 #[test]

@@ -8,14 +8,14 @@ use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, TcpStream, UdpSocket};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::capture::capture_in;
 use common::*;
 use datapath::io::xdp::{BindMode, BoundMode, Xsk, XskConfig};
-use socket2::{Domain, Protocol, Socket, Type};
+use socket2::{Domain, Socket, Type};
 use testhosts::{Config, Host, TestHosts};
 use xdp_prog::{AttachMode, AttachedMode, Faults, META_MAGIC, Steering, XdpAction};
 
 const OWNED: u16 = 7000;
-const ETH_P_ALL: u16 = 0x0003;
 
 fn hosts(queues: u32) -> TestHosts {
     TestHosts::new(Config {
@@ -81,20 +81,7 @@ fn syn_from_the_kernel_to_an_owned_port_arrives_in_the_rx_ring_with_the_same_byt
     let hosts = hosts(1);
     let a_addr = hosts.a().addr();
     // Capture what B's kernel sends, byte for byte.
-    let capture = hosts
-        .b()
-        .run_in(|| {
-            let s = Socket::new(
-                Domain::PACKET,
-                Type::RAW,
-                Some(Protocol::from(i32::from(ETH_P_ALL.to_be()))),
-            )
-            .expect("packet socket");
-            s.set_read_timeout(Some(Duration::from_millis(100)))
-                .unwrap();
-            s
-        })
-        .unwrap();
+    let capture = capture_in(hosts.b());
     let received = hosts
         .a()
         .run_in(|| {

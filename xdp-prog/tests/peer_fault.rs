@@ -8,14 +8,14 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddrV4};
 use std::time::{Duration, Instant};
 
+use common::capture::capture_in;
 use common::*;
-use socket2::{Domain, Protocol, Socket, Type};
+use socket2::{Domain, Socket, Type};
 use testhosts::{Config, Host, TestHosts};
 use xdp_prog::peer_fault::{Direction, Error, Faults, PPM_ONE, PeerFaultCounters, PeerFaults};
 
 const PORT: u16 = 7100;
 const OTHER_PORT: u16 = 7101;
-const ETH_P_ALL: u16 = 0x0003;
 
 fn hosts() -> TestHosts {
     TestHosts::new(Config::default()).expect("create test hosts (root)")
@@ -79,22 +79,6 @@ fn transfer_b_to_a(hosts: &TestHosts, len: usize) {
 }
 
 /// An AF_PACKET socket in A seeing every frame on A's interfaces.
-fn capture_in(host: &Host) -> Socket {
-    host.run_in(|| {
-        let s = Socket::new(
-            Domain::PACKET,
-            Type::RAW,
-            Some(Protocol::from(i32::from(ETH_P_ALL.to_be()))),
-        )
-        .expect("packet socket");
-        s.set_read_timeout(Some(Duration::from_millis(100)))
-            .unwrap();
-        s.set_recv_buffer_size(4 << 20).unwrap();
-        s
-    })
-    .unwrap()
-}
-
 /// IPv4/TCP frames from `src` read from `capture` until `quiet` passes with
 /// nothing new (or 5 s in all).
 fn captured_tcp_from(capture: &Socket, src: std::net::Ipv4Addr, quiet: Duration) -> Vec<Vec<u8>> {

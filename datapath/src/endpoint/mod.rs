@@ -52,7 +52,7 @@ use crate::tcp::ports::PortAllocator;
 use crate::tcp::{ConnInfo, ConnStats, Connection, State, TcpConfig};
 use crate::time::Instant;
 use crate::timer_wheel::TimerWheel;
-use crate::wire::{ArpRepr, EthernetAddress, SeqNum, TcpFlags};
+use crate::wire::{ArpRepr, ChecksumFill, EthernetAddress, SeqNum, TcpFlags};
 use neighbor::{Lookup, NeighborCache};
 use time_wait::PeerTrack;
 use tuple::KeyedState;
@@ -170,6 +170,8 @@ pub struct Endpoint {
     touched: Vec<u32>,
     /// Scratch for the slots the wheel finds due.
     due: Vec<u32>,
+    /// How connections' segments are checksummed (TX checksum offload).
+    tx_checksum: ChecksumFill,
     stats: EndpointStats,
 }
 
@@ -206,6 +208,7 @@ impl Endpoint {
             wheel: TimerWheel::new(Instant::ZERO),
             touched: Vec::with_capacity(max),
             due: Vec::with_capacity(max),
+            tx_checksum: ChecksumFill::Full,
             stats: EndpointStats::default(),
             cfg,
         })
@@ -213,6 +216,19 @@ impl Endpoint {
 
     pub fn config(&self) -> &EndpointConfig {
         &self.cfg
+    }
+
+    /// How connections' segments are checksummed from now on: in full (the
+    /// default), or only the pseudo-header sum, when the packet I/O has the
+    /// device finish each frame [`poll_frame`](Endpoint::poll_frame) marks.
+    /// Only for an I/O that honours every such mark: a frame sent as marked
+    /// but not finished carries a wrong checksum.
+    pub fn set_tx_checksum(&mut self, fill: ChecksumFill) {
+        self.tx_checksum = fill;
+    }
+
+    pub fn tx_checksum(&self) -> ChecksumFill {
+        self.tx_checksum
     }
 
     pub fn stats(&self) -> EndpointStats {

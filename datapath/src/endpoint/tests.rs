@@ -63,13 +63,13 @@ impl Net {
     fn flush(&mut self) {
         for _ in 0..100_000 {
             let mut any = false;
-            if let Some(n) = self.a.poll_frame(self.now, &mut self.buf) {
+            if let Some(n) = self.a.poll_frame(self.now, &mut self.buf).map(|f| f.len) {
                 self.log_a.push(self.buf[..n].to_vec());
                 self.ab
                     .push_back((self.now + DELAY, self.buf[..n].to_vec()));
                 any = true;
             }
-            if let Some(n) = self.b.poll_frame(self.now, &mut self.buf) {
+            if let Some(n) = self.b.poll_frame(self.now, &mut self.buf).map(|f| f.len) {
                 self.log_b.push(self.buf[..n].to_vec());
                 self.ba
                     .push_back((self.now + DELAY, self.buf[..n].to_vec()));
@@ -189,7 +189,7 @@ fn syn(src_port: u16, dst_port: u16, seq: u32) -> TcpRepr<'static> {
 fn drain(ep: &mut Endpoint, now: Instant) -> Vec<Vec<u8>> {
     let mut buf = vec![0u8; 1514];
     let mut out = Vec::new();
-    while let Some(n) = ep.poll_frame(now, &mut buf) {
+    while let Some(n) = ep.poll_frame(now, &mut buf).map(|f| f.len) {
         out.push(buf[..n].to_vec());
         assert!(out.len() < 10_000, "livelock");
     }

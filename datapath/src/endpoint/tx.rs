@@ -10,9 +10,9 @@ use super::neighbor::Lookup;
 use super::{Control, Endpoint, RstOut};
 use crate::time::Instant;
 use crate::wire::{
-    ArpOperation, ArpPacket, ArpRepr, EtherType, EthernetAddress, EthernetFrame, EthernetRepr,
-    IpProtocol, Ipv4Addr, Ipv4Packet, Ipv4Repr, TcpFlags, TcpPacket, TcpRepr, arp, ethernet, ipv4,
-    tcp,
+    ArpOperation, ArpPacket, ArpRepr, ChecksumFill, EtherType, EthernetAddress, EthernetFrame,
+    EthernetRepr, IpProtocol, Ipv4Addr, Ipv4Packet, Ipv4Repr, PartialChecksum, TcpFlags, TcpPacket,
+    TcpRepr, TxFrame, arp, ethernet, ipv4, tcp,
 };
 
 /// Ethernet and IPv4 headers: where the TCP segment starts in a frame.
@@ -28,15 +28,21 @@ impl Endpoint {
     /// nothing is ready. `buf` should hold `14 + mtu` bytes; segments are cut
     /// to what it holds, and a buffer below [`MIN_FRAME_BUFFER`] gets nothing
     /// (counted).
-    pub fn poll_frame(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
+    ///
+    /// With [`Endpoint::set_tx_checksum`] at
+    /// [`ChecksumFill::PseudoHeaderOnly`], a connection's segment carries
+    /// only the pseudo-header sum and the frame says where the device is to
+    /// finish it; control frames (ARP, resets) are always complete.
+    pub fn poll_frame(&mut self, now: Instant, buf: &mut [u8]) -> Option<TxFrame> {
         if buf.len() < MIN_FRAME_BUFFER {
             self.stats.buffer_too_small += 1;
             return None;
         }
         self.queue_arp_requests(now);
         if let Some(n) = self.poll_control(buf) {
-            return Some(self.sent(n));
+            return Some(self.sent(n).into());
         }
+        let fill = self.tx_checksum;
         let limit = (ethernet::HEADER_LEN + self.cfg.mtu).min(buf.len());
         // Only connections touched since they last had nothing to send
         // (input, a timer, an application call), round-robin: one that sent
@@ -63,7 +69,7 @@ impl Endpoint {
                     self.arp_waiting += 1;
                     self.queue_arp_requests(now);
                     if let Some(n) = self.poll_control(buf) {
-                        return Some(self.sent(n));
+                        return Some(self.sent(n).into());
                     }
                     continue;
                 }
@@ -72,12 +78,21 @@ impl Endpoint {
                     continue;
                 }
             };
+            e.conn.set_checksum_fill(fill);
             let Some(tcp_len) = e.conn.poll_transmit(now, &mut buf[TCP_OFFSET..limit]) else {
                 continue;
             };
             let frame = self.wrap_ipv4(buf, mac, dst_ip, tcp_len);
             self.after_input(i);
-            return frame.map(|n| self.sent(n));
+            return frame.map(|n| TxFrame {
+                len: self.sent(n),
+                partial_checksum: (fill == ChecksumFill::PseudoHeaderOnly).then_some(
+                    PartialChecksum {
+                        start: TCP_OFFSET as u16,
+                        offset: tcp::CHECKSUM_OFFSET as u16,
+                    },
+                ),
+            });
         }
         None
     }

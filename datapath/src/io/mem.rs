@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
 
-use super::PacketIo;
+use super::{PacketIo, TxFrame};
 
 /// One end of an in-memory link.
 #[derive(Debug)]
@@ -20,6 +20,8 @@ pub struct MemIo {
     /// Where `transmit` builds frames before they are copied out.
     scratch: Vec<u8>,
     max_frame: usize,
+    /// Offer TX checksum offload (the link finishes partial checksums).
+    checksum_offload: bool,
     dropped: Arc<AtomicU64>,
 }
 
@@ -36,9 +38,17 @@ impl MemIo {
             pending: None,
             scratch: vec![0u8; max_frame],
             max_frame,
+            checksum_offload: false,
             dropped: dropped.clone(),
         };
         (end(a_tx, a_rx), end(b_tx, b_rx))
+    }
+
+    /// Offers TX checksum offload (or not): builders may leave checksums
+    /// partial and this end finishes them, as a NIC would.
+    pub fn with_checksum_offload(mut self, on: bool) -> MemIo {
+        self.checksum_offload = on;
+        self
     }
 
     /// Frames dropped because the other end's queue was full (both ends).
@@ -64,12 +74,30 @@ impl PacketIo for MemIo {
         n
     }
 
-    fn transmit<F: FnMut(&mut [u8]) -> Option<usize>>(&mut self, max: u32, mut build: F) -> u32 {
+    fn tx_checksum_offload(&self) -> bool {
+        self.checksum_offload
+    }
+
+    fn transmit<T, F>(&mut self, max: u32, mut build: F) -> u32
+    where
+        T: Into<TxFrame>,
+        F: FnMut(&mut [u8]) -> Option<T>,
+    {
         let mut n = 0;
         while n < max {
-            let Some(len) = build(&mut self.scratch).filter(|&l| l <= self.max_frame) else {
+            let Some(frame) = build(&mut self.scratch)
+                .map(Into::into)
+                .filter(|f| f.len <= self.max_frame)
+            else {
                 break;
             };
+            let len = frame.len;
+            // The link plays the device: it finishes a checksum left to it
+            // (one pointing outside the frame is left as it is, as a device
+            // would refuse it).
+            if let Some(c) = frame.partial_checksum {
+                c.finish(&mut self.scratch[..len]);
+            }
             match self.tx.try_send(self.scratch[..len].to_vec()) {
                 Ok(()) => {}
                 Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {

@@ -100,9 +100,14 @@ impl Network {
     fn transmit(&mut self) {
         for from in 0..self.nodes.len() {
             for _ in 0..100_000 {
-                let Some(n) = self.nodes[from].poll_frame(self.now, &mut self.buf) else {
+                let Some(frame) = self.nodes[from].poll_frame(self.now, &mut self.buf) else {
                     break;
                 };
+                let n = frame.len;
+                // The simulated NIC finishes a checksum left to it.
+                if let Some(c) = frame.partial_checksum {
+                    c.finish(&mut self.buf[..n]);
+                }
                 let dst = EthernetAddress([
                     self.buf[0],
                     self.buf[1],

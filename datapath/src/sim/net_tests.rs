@@ -9,7 +9,7 @@ use crate::sim::{LinkProfile, Network, Rng};
 use crate::tcp::tests::sweep::{seeds_or, sweep_with};
 use crate::tcp::{ConnError, State, TcpConfig};
 use crate::time::Duration;
-use crate::wire::EthernetAddress;
+use crate::wire::{ChecksumFill, EthernetAddress};
 
 const ADDR_A: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
 const ADDR_B: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
@@ -59,6 +59,16 @@ fn open(net: &Network, node: usize, id: ConnId) -> bool {
 
 /// One transfer between two endpoints over `profile`.
 fn endpoint_transfer(profile: &LinkProfile, seed: u64) -> Result<(), String> {
+    endpoint_transfer_with(profile, seed, ChecksumFill::Full)
+}
+
+/// One transfer, both endpoints writing segment checksums as `fill` says
+/// (the simulated NIC finishes partial ones before the link).
+fn endpoint_transfer_with(
+    profile: &LinkProfile,
+    seed: u64,
+    fill: ChecksumFill,
+) -> Result<(), String> {
     let mut rng = Rng::new(seed ^ 0xe4d);
     let size = |rng: &mut Rng| {
         [0, 1, 1000, 70_000, 300_000][rng.below(5) as usize] + rng.below(3000) as usize
@@ -74,6 +84,8 @@ fn endpoint_transfer(profile: &LinkProfile, seed: u64) -> Result<(), String> {
     let b = net
         .add_node(node_cfg(ADDR_B, 2), profile, seed)
         .map_err(|e| e.to_string())?;
+    net.nodes[a].set_tx_checksum(fill);
+    net.nodes[b].set_tx_checksum(fill);
     let listener = net.nodes[b].listen(80, 8).map_err(|e| e.to_string())?;
     let now = net.now();
     let ca = net.nodes[a]
@@ -140,15 +152,25 @@ fn endpoint_transfer(profile: &LinkProfile, seed: u64) -> Result<(), String> {
     Ok(())
 }
 
+/// ARP has no checksum: corruption only hits IPv4 frames here.
+fn ipv4_only(p: LinkProfile) -> LinkProfile {
+    p.to_builder()
+        .corrupt_ethertype(Some(0x0800))
+        .build()
+        .expect("valid profile")
+}
+
 fn endpoint_sweep(seeds: u64) {
-    // ARP has no checksum: corruption only hits IPv4 frames here.
-    let ipv4_only = |p: LinkProfile| {
-        p.to_builder()
-            .corrupt_ethertype(Some(0x0800))
-            .build()
-            .expect("valid profile")
-    };
     sweep_with(seeds, ipv4_only, endpoint_transfer);
+}
+
+#[test]
+fn endpoints_with_tx_checksum_offload_transfer_under_every_profile() {
+    // Segments leave with only the pseudo-header sum; the simulated NIC
+    // finishes them, and corruption after it is still caught.
+    sweep_with(seeds_or(3), ipv4_only, |p, seed| {
+        endpoint_transfer_with(p, seed, ChecksumFill::PseudoHeaderOnly)
+    });
 }
 
 #[test]

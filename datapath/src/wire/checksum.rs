@@ -123,6 +123,84 @@ pub fn pseudo_header_v4(src: Ipv4Addr, dst: Ipv4Addr, protocol: IpProtocol, leng
     combine(&words)
 }
 
+/// How an emitted TCP or UDP header's checksum field is filled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ChecksumFill {
+    /// The complete checksum over the pseudo-header and every byte.
+    #[default]
+    Full,
+    /// The pseudo-header sum only, for a device to finish
+    /// ([`PartialChecksum`]): the payload is not read at all.
+    PseudoHeaderOnly,
+}
+
+/// A transport checksum left for the device to finish: Linux's
+/// `CHECKSUM_PARTIAL` (include/linux/skbuff.h, "Checksumming of transmitted
+/// packets"), which is also what an AF_XDP TX metadata checksum request asks
+/// for (Documentation/networking/xsk-tx-metadata.rst,
+/// `XDP_TXMD_FLAGS_CHECKSUM`).
+///
+/// The frame is complete except for one checksum field: the 16 bits at
+/// `start + offset` hold the *pseudo-header sum*, folded and **not**
+/// complemented ([`pseudo_header_v4`], what the kernel writes as
+/// `~csum_tcpudp_magic(saddr, daddr, len, proto, 0)`), and the device stores
+/// the complement of the one's-complement sum from `start` to the end of the
+/// frame in that field. Both offsets count from the first byte of the frame
+/// (for the kernel: from the descriptor's address).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartialChecksum {
+    /// Where summing starts: the transport header.
+    pub start: u16,
+    /// Where the checksum goes, counted from `start`.
+    pub offset: u16,
+}
+
+impl PartialChecksum {
+    /// Whether a device can finish this checksum in a frame of `frame_len`
+    /// bytes: the field lies inside the frame. The kernel refuses an AF_XDP
+    /// request that fails this (`csum_start + csum_offset + 2 > desc->len`:
+    /// EINVAL in net/xdp/xsk.c `xsk_skb_metadata`).
+    #[inline]
+    pub fn fits(&self, frame_len: usize) -> bool {
+        usize::from(self.start) + usize::from(self.offset) + 2 <= frame_len
+    }
+
+    /// Does the device's work in software (as the kernel's
+    /// `skb_checksum_help`): sums `frame[start..]`, the pseudo-header sum in
+    /// the field included, and stores the complement in the field. False,
+    /// with the frame untouched, if the field is not inside `frame`.
+    pub fn finish(&self, frame: &mut [u8]) -> bool {
+        if !self.fits(frame.len()) {
+            return false;
+        }
+        let start = usize::from(self.start);
+        let at = start + usize::from(self.offset);
+        let csum = !sum(&frame[start..]);
+        frame[at..at + 2].copy_from_slice(&csum.to_be_bytes());
+        true
+    }
+}
+
+/// A frame written for transmit: its length, and the checksum left for the
+/// device to finish if the writer was told the device would
+/// ([`PartialChecksum`]); `None` means every checksum in it is complete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TxFrame {
+    pub len: usize,
+    pub partial_checksum: Option<PartialChecksum>,
+}
+
+impl From<usize> for TxFrame {
+    /// A complete frame of `len` bytes.
+    #[inline]
+    fn from(len: usize) -> TxFrame {
+        TxFrame {
+            len,
+            partial_checksum: None,
+        }
+    }
+}
+
 /// A stored checksum field, updated after one 16-bit word of the data it
 /// covers changed from `old_word` to `new_word` (RFC 1624 3, eqn. 3:
 /// `HC' = ~(~HC + ~m + m')`).
@@ -263,6 +341,45 @@ mod tests {
 
     fn stored(data: &[u8], csum_at: usize) -> u16 {
         u16::from_be_bytes([data[2 * csum_at], data[2 * csum_at + 1]])
+    }
+
+    #[test]
+    fn partial_checksum_outside_the_frame_is_refused_untouched() {
+        // net/xdp/xsk.c xsk_skb_metadata: csum_start + csum_offset + 2 must
+        // not pass the frame's end.
+        let c = PartialChecksum {
+            start: 34,
+            offset: 16,
+        };
+        assert!(c.fits(52));
+        assert!(!c.fits(51));
+        assert!(!c.fits(42), "an ARP frame has no room for it");
+        let mut frame = [7u8; 51];
+        assert!(!c.finish(&mut frame));
+        assert!(frame.iter().all(|&b| b == 7));
+    }
+
+    #[test]
+    fn finishing_stores_the_complement_of_the_sum_from_start() {
+        // RFC 1071 3's bytes behind a 2-byte "header"; the field (at 2+2)
+        // holds a pseudo sum of 0x0102 beforehand.
+        let mut frame = [0xee, 0xee, 0x00, 0x01, 0x01, 0x02, 0xf4, 0xf5, 0xf6, 0xf7];
+        let c = PartialChecksum {
+            start: 2,
+            offset: 2,
+        };
+        let expect = !combine(&[sum(&[0x00, 0x01, 0x01, 0x02, 0xf4, 0xf5, 0xf6, 0xf7])]);
+        assert!(c.finish(&mut frame));
+        assert_eq!(u16::from_be_bytes([frame[4], frame[5]]), expect);
+        assert_eq!(&frame[..2], &[0xee, 0xee], "bytes before start not summed");
+        // With the field finished, the bytes plus the pseudo sum verify.
+        let field_back = {
+            let mut f = frame;
+            f[4] = 0;
+            f[5] = 0;
+            combine(&[sum(&f[2..]), 0x0102, expect])
+        };
+        assert_eq!(field_back, 0xffff);
     }
 
     proptest! {

@@ -42,6 +42,7 @@ pub mod tcp;
 pub mod udp;
 
 pub use arp::{ArpOperation, ArpPacket, ArpRepr};
+pub use checksum::{ChecksumFill, PartialChecksum, TxFrame};
 pub use core::net::Ipv4Addr;
 pub use error::Error;
 pub use ethernet::{EtherType, EthernetAddress, EthernetFrame, EthernetRepr};

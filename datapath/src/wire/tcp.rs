@@ -52,7 +52,7 @@
 //! timestamps and 3 with, as Linux sends, and 2 next to every SYN option.
 //! [`TcpRepr::sack_blocks_to_emit`] says how many will go out.
 
-use super::checksum;
+use super::checksum::{self, ChecksumFill};
 use super::ipv4::IpProtocol;
 use super::seq::SeqNum;
 use super::{Error, Field, Rest, read_u16, read_u32, write_u16, write_u32};
@@ -80,6 +80,9 @@ mod field {
 
 /// Length of a header without options (data offset 5).
 pub const HEADER_LEN: usize = field::OPTIONS.start;
+/// Where the checksum field sits in the header (RFC 9293 3.1), for a device
+/// asked to finish it.
+pub const CHECKSUM_OFFSET: usize = field::CHECKSUM.start;
 /// The most option bytes a header can carry (data offset 15).
 pub const MAX_OPTIONS_LEN: usize = 40;
 /// The longest header.
@@ -877,18 +880,29 @@ impl<'a> TcpRepr<'a> {
         src_addr: Ipv4Addr,
         dst_addr: Ipv4Addr,
     ) -> Result<(), Error> {
-        self.emit_with_payload(packet, src_addr, dst_addr, (self.payload, &[]))
+        self.emit_with_payload(
+            packet,
+            src_addr,
+            dst_addr,
+            (self.payload, &[]),
+            ChecksumFill::Full,
+        )
     }
 
     /// [`TcpRepr::emit`] with the payload given as two pieces written one
     /// after the other (`self.payload` is ignored): for a sender whose data
-    /// wraps around a ring buffer. One pass sums the whole segment.
+    /// wraps around a ring buffer. With [`ChecksumFill::Full`] one pass sums
+    /// the whole segment; with [`ChecksumFill::PseudoHeaderOnly`] the field
+    /// gets the pseudo-header sum and the segment is not summed at all (a
+    /// device finishes it: [`PartialChecksum`](super::PartialChecksum) with
+    /// [`CHECKSUM_OFFSET`]).
     pub fn emit_with_payload<T: AsRef<[u8]> + AsMut<[u8]>>(
         &self,
         packet: &mut TcpPacket<T>,
         src_addr: Ipv4Addr,
         dst_addr: Ipv4Addr,
         payload: (&[u8], &[u8]),
+        fill: ChecksumFill,
     ) -> Result<(), Error> {
         let header_len = self.header_len();
         let len = header_len + payload.0.len() + payload.1.len();
@@ -911,8 +925,16 @@ impl<'a> TcpRepr<'a> {
         let (first, rest) = segment[header_len..].split_at_mut(payload.0.len());
         first.copy_from_slice(payload.0);
         rest.copy_from_slice(payload.1);
-        let sum = segment_sum(segment, src_addr, dst_addr);
-        packet.set_checksum(!sum);
+        let field = match fill {
+            ChecksumFill::Full => !segment_sum(segment, src_addr, dst_addr),
+            // include/linux/skbuff.h, CHECKSUM_PARTIAL: the field holds the
+            // pseudo-header sum, uncomplemented (the kernel's TCP writes
+            // `~tcp_v4_check(len, saddr, daddr, 0)`, __tcp_v4_send_check).
+            ChecksumFill::PseudoHeaderOnly => {
+                checksum::pseudo_header_v4(src_addr, dst_addr, IpProtocol::Tcp, len as u32)
+            }
+        };
+        packet.set_checksum(field);
         Ok(())
     }
 
@@ -1791,7 +1813,81 @@ mod tests {
         }
     }
 
+    #[test]
+    fn pseudo_header_only_emit_leaves_the_pseudo_header_sum_in_the_field() {
+        // include/linux/skbuff.h CHECKSUM_PARTIAL: the field holds the
+        // uncomplemented pseudo-header sum; the payload is not summed.
+        let repr = TcpRepr {
+            src_port: 54321,
+            dst_port: 80,
+            seq: SeqNum::new(1000),
+            ack: Some(SeqNum::new(2000)),
+            flags: TcpFlags::PSH,
+            window_len: 512,
+            payload: b"hello, offload",
+            ..TcpRepr::default()
+        };
+        let len = repr.buffer_len();
+        let mut partial = vec![0u8; len];
+        repr.emit_with_payload(
+            &mut TcpPacket::new_unchecked(&mut partial[..]),
+            CLIENT,
+            SERVER,
+            (repr.payload, &[]),
+            ChecksumFill::PseudoHeaderOnly,
+        )
+        .unwrap();
+        let pseudo = checksum::pseudo_header_v4(CLIENT, SERVER, IpProtocol::Tcp, len as u32);
+        assert_eq!(TcpPacket::new_unchecked(&partial[..]).checksum(), pseudo);
+        assert!(!TcpPacket::new_unchecked(&partial[..]).verify_checksum(CLIENT, SERVER));
+        // Finished as a device would, it is the fully summed segment.
+        let mut full = vec![0u8; len];
+        repr.emit(&mut TcpPacket::new_unchecked(&mut full[..]), CLIENT, SERVER)
+            .unwrap();
+        let c = checksum::PartialChecksum {
+            start: 0,
+            offset: CHECKSUM_OFFSET as u16,
+        };
+        assert!(c.finish(&mut partial));
+        assert_eq!(partial, full);
+        assert_eq!(CHECKSUM_OFFSET, 16);
+    }
+
     proptest! {
+        #[test]
+        fn finished_partial_emit_equals_full_emit(
+            repr in any_repr(),
+            cut in 0usize..64,
+            headroom in 0usize..40,
+        ) {
+            // A segment at an offset into a frame (as behind Ethernet and
+            // IPv4), payload in two pieces: the device's sum over the
+            // partial emission gives the same bytes as the full emission.
+            let len = repr.buffer_len();
+            let cut = cut.min(repr.payload.len());
+            let pieces = (&repr.payload[..cut], &repr.payload[cut..]);
+            let mut full = vec![0u8; headroom + len];
+            repr.emit(&mut TcpPacket::new_unchecked(&mut full[headroom..]), CLIENT, SERVER)
+                .unwrap();
+            let mut partial = vec![0xa5u8; headroom + len];
+            partial[..headroom].copy_from_slice(&full[..headroom]);
+            repr.emit_with_payload(
+                &mut TcpPacket::new_unchecked(&mut partial[headroom..]),
+                CLIENT,
+                SERVER,
+                pieces,
+                ChecksumFill::PseudoHeaderOnly,
+            )
+            .unwrap();
+            let c = checksum::PartialChecksum {
+                start: headroom as u16,
+                offset: CHECKSUM_OFFSET as u16,
+            };
+            prop_assert!(c.finish(&mut partial));
+            prop_assert_eq!(&partial, &full);
+            prop_assert!(TcpPacket::new_unchecked(&partial[headroom..]).verify_checksum(CLIENT, SERVER));
+        }
+
         #[test]
         fn random_bytes_never_panic_the_tcp_parser(
             bytes in proptest::collection::vec(any::<u8>(), 0..100),

@@ -5,6 +5,8 @@
 
 use std::net::Ipv4Addr;
 
+pub mod capture;
+
 pub const MAC_A: [u8; 6] = [0x02, 0, 0, 0, 0, 0xa];
 pub const MAC_B: [u8; 6] = [0x02, 0, 0, 0, 0, 0xb];
 pub const ETH_IPV4: u16 = 0x0800;

@@ -10,6 +10,7 @@
 //! frame of a queue (ARP included), and xsk-rs pins a libbpf-sys that clashes
 //! with libbpf-rs 0.27. The hot path here is a few hundred lines we control.
 
+mod netlink;
 pub mod ring;
 mod socket;
 mod sys;
@@ -18,7 +19,7 @@ use std::fmt;
 use std::io;
 use std::time::Duration;
 
-pub use socket::{XDP_PACKET_HEADROOM, Xsk};
+pub use socket::{TX_METADATA_LEN, XDP_PACKET_HEADROOM, Xsk};
 
 /// How to bind a socket to its queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,6 +62,87 @@ impl fmt::Display for BoundMode {
     }
 }
 
+/// Whether a socket asks the kernel to finish TCP/UDP checksums on transmit
+/// (AF_XDP TX metadata, Documentation/networking/xsk-tx-metadata.rst).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TxChecksumOffload {
+    /// Shunt writes every checksum itself.
+    Off,
+    /// Offload when the device advertises it (`xsk-features` has
+    /// `tx-checksum`, read through the netdev netlink family); otherwise,
+    /// or when that cannot be read, Shunt writes checksums itself and
+    /// [`Xsk::tx_checksum`] says why. Only the feature bit is trusted: in
+    /// copy mode the kernel accepts a request on any device, but hands it
+    /// on as a CHECKSUM_PARTIAL skb, and veth delivers that unfinished to
+    /// the peer (xdp-prog/tests/tx_checksum.rs).
+    #[default]
+    Auto,
+    /// The kernel computes each checksum on the CPU in its copy path
+    /// (`XDP_UMEM_TX_SW_CSUM`): for tests and measurements on devices that
+    /// cannot offload (veth). Copy mode only ("only works in XDP_COPY mode",
+    /// include/uapi/linux/if_xdp.h): refused with [`BindMode::ZeroCopy`], and
+    /// [`BindMode::Auto`] binds in copy mode.
+    KernelSoftware,
+}
+
+/// Who finishes transport checksums for a bound socket, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TxChecksum {
+    /// Shunt computes full checksums; the reason says why not the device.
+    Shunt(NoOffload),
+    /// The device, through TX metadata (`xsk-features` has `tx-checksum`).
+    Device,
+    /// The kernel, on the CPU, in its copy path (`XDP_UMEM_TX_SW_CSUM`).
+    KernelSoftware,
+}
+
+/// Why a socket does not offload checksums.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NoOffload {
+    /// [`TxChecksumOffload::Off`].
+    Configured,
+    /// The device does not advertise `tx-checksum` (the `xsk-features`
+    /// bits it has are given).
+    DeviceLacks { xsk_features: u64 },
+    /// The features could not be read.
+    Undetected(String),
+    /// The kernel refused a UMEM with TX metadata (errno).
+    MetadataRefused(i32),
+}
+
+impl TxChecksum {
+    /// Whether frames may leave with a checksum for the kernel or device to
+    /// finish.
+    pub fn offloaded(&self) -> bool {
+        !matches!(self, TxChecksum::Shunt(_))
+    }
+}
+
+impl fmt::Display for TxChecksum {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TxChecksum::Device => f.write_str("offloaded to the device"),
+            TxChecksum::KernelSoftware => {
+                f.write_str("computed by the kernel in software (XDP_UMEM_TX_SW_CSUM)")
+            }
+            TxChecksum::Shunt(NoOffload::Configured) => f.write_str("in Shunt (offload off)"),
+            TxChecksum::Shunt(NoOffload::DeviceLacks { xsk_features }) => write!(
+                f,
+                "in Shunt (the device has no AF_XDP TX checksum offload: xsk-features {xsk_features:#x})"
+            ),
+            TxChecksum::Shunt(NoOffload::Undetected(why)) => write!(
+                f,
+                "in Shunt (AF_XDP TX checksum offload not detected: {why})"
+            ),
+            TxChecksum::Shunt(NoOffload::MetadataRefused(e)) => write!(
+                f,
+                "in Shunt (the kernel refused a UMEM with TX metadata: {})",
+                io::Error::from_raw_os_error(*e)
+            ),
+        }
+    }
+}
+
 /// Sizes and modes of one socket.
 #[derive(Debug, Clone)]
 pub struct XskConfig {
@@ -90,6 +172,8 @@ pub struct XskConfig {
     /// spinning shard then waits for its own next block or a timer tick
     /// (milliseconds) before frames reach its ring. `None`: off.
     pub busy_poll: Option<BusyPoll>,
+    /// Transport checksums on transmit: by Shunt, the device or the kernel.
+    pub tx_checksum: TxChecksumOffload,
 }
 
 /// Busy-polling settings of a socket.
@@ -122,6 +206,7 @@ impl Default for XskConfig {
             need_wakeup: true,
             bind_retry: Duration::from_millis(500),
             busy_poll: None,
+            tx_checksum: TxChecksumOffload::Auto,
         }
     }
 }
@@ -140,6 +225,15 @@ impl XskConfig {
         }
         if self.frame_count == 0 || self.frame_count > (1 << 20) {
             return Err(Error::Config("frame_count must be 1..=1048576"));
+        }
+        if self.tx_checksum == TxChecksumOffload::KernelSoftware && self.bind == BindMode::ZeroCopy
+        {
+            // include/uapi/linux/if_xdp.h: XDP_UMEM_TX_SW_CSUM "only works in
+            // XDP_COPY mode"; a zero-copy driver would ignore it and send
+            // the pseudo-header sum as the checksum.
+            return Err(Error::Config(
+                "kernel-software TX checksums need copy mode, not zero-copy",
+            ));
         }
         for r in [self.fill_ring, self.comp_ring, self.rx_ring, self.tx_ring] {
             if !r.is_power_of_two() || r > (1 << 16) {
@@ -223,6 +317,14 @@ pub struct XskStats {
     /// transmit() found the TX ring fuller than asked for.
     pub tx_ring_full: u64,
     pub tx_bad_completion: u64,
+    /// Frames whose checksum the device or kernel was asked to finish.
+    pub tx_csum_offloaded: u64,
+    /// Frames left partial by their builder that this socket finished in
+    /// software (offload off, or a request the kernel would refuse).
+    pub tx_csum_software: u64,
+    /// Frames whose partial checksum pointed outside the frame (sent as
+    /// they were: a builder bug).
+    pub tx_csum_bad_request: u64,
     pub polls: u64,
     /// recvfrom calls that busy-polled the queue.
     pub busy_polls: u64,

@@ -13,7 +13,11 @@ use std::time::{Duration, Instant};
 
 use super::ring::{ConsRing, ProdRing, RingLayout, XdpDesc};
 use super::sys::{self, Mmap};
-use super::{BindMode, BoundMode, Error, XskConfig, XskStats};
+use super::{
+    BindMode, BoundMode, Error, NoOffload, TxChecksum, TxChecksumOffload, XskConfig, XskStats,
+    netlink,
+};
+use crate::wire::{PartialChecksum, TxFrame};
 
 /// The metadata word the steering program writes in front of each frame
 /// (mirrors xdp-prog's steer.h; datapath does not depend on xdp-prog).
@@ -23,6 +27,25 @@ const META_DUPLICATE: u32 = 0x1;
 
 /// `XDP_PACKET_HEADROOM`: where the kernel puts RX data in a chunk.
 pub const XDP_PACKET_HEADROOM: u32 = 256;
+
+/// Bytes of TX metadata in front of every TX frame when the UMEM has them:
+/// `sizeof(struct xsk_tx_metadata)` (include/uapi/linux/if_xdp.h, Linux
+/// 6.8+): a u64 `flags`, then the request: u16 `csum_start`, u16
+/// `csum_offset`, 4 bytes of padding, u64 `launch_time` (6.14+). The kernel
+/// wants a multiple of 8 below 256 (net/xdp/xdp_umem.c `xdp_umem_reg`) and
+/// finds the struct at `desc->addr - tx_metadata_len`
+/// (Documentation/networking/xsk-tx-metadata.rst), in the same chunk.
+pub const TX_METADATA_LEN: u32 = 24;
+const _: () = assert!(
+    TX_METADATA_LEN.is_multiple_of(8)
+        && TX_METADATA_LEN < 256
+        && TX_METADATA_LEN < XDP_PACKET_HEADROOM,
+    "a length xdp_umem_reg accepts, in front of the TX data"
+);
+/// Field offsets in `struct xsk_tx_metadata` (native byte order).
+const TXMD_FLAGS: std::ops::Range<usize> = 0..8;
+const TXMD_CSUM_START: std::ops::Range<usize> = 8..10;
+const TXMD_CSUM_OFFSET: std::ops::Range<usize> = 10..12;
 
 #[repr(C)]
 #[derive(Debug, Default, Clone, Copy)]
@@ -91,6 +114,9 @@ pub struct Xsk {
     ifindex: u32,
     queue: u32,
     busy_poll: bool,
+    /// Who finishes transport checksums; with an offload, every TX frame has
+    /// [`TX_METADATA_LEN`] bytes of metadata in front of it.
+    tx_checksum: TxChecksum,
     stats: XskStats,
 }
 
@@ -102,16 +128,7 @@ impl Xsk {
         let fd = sys::xsk_socket().map_err(Error::from_socket)?;
         let umem_len = cfg.frame_size as usize * cfg.frame_count as usize;
         let umem = Mmap::anonymous(umem_len).map_err(|e| Error::Setup("mmap UMEM", e))?;
-        let reg = UmemReg {
-            addr: umem.as_ptr() as u64,
-            len: umem_len as u64,
-            chunk_size: cfg.frame_size,
-            headroom: 0,
-            flags: 0,
-            tx_metadata_len: 0,
-        };
-        sys::set_xdp_opt(fd.as_fd(), libc::XDP_UMEM_REG, &reg)
-            .map_err(|e| Error::Setup("XDP_UMEM_REG", e))?;
+        let tx_checksum = register_umem(fd.as_fd(), &umem, ifindex, cfg)?;
         for (name, size, what) in [
             (
                 libc::XDP_UMEM_FILL_RING,
@@ -192,7 +209,12 @@ impl Xsk {
             )
         };
 
-        let mode = bind_with_retry(fd.as_fd(), ifindex, queue, cfg)?;
+        let bind = match (cfg.tx_checksum, cfg.bind) {
+            // XDP_UMEM_TX_SW_CSUM only works in copy mode (if_xdp.h).
+            (TxChecksumOffload::KernelSoftware, BindMode::Auto) => BindMode::Copy,
+            (_, bind) => bind,
+        };
+        let mode = bind_with_retry(fd.as_fd(), ifindex, queue, bind, cfg)?;
         // Busy polling is best effort: a kernel without it, or a missing
         // CAP_NET_ADMIN for the budget, leaves the socket working without.
         let busy_poll = cfg.busy_poll.filter(|bp| {
@@ -224,6 +246,7 @@ impl Xsk {
             ifindex,
             queue,
             busy_poll: busy_poll.is_some(),
+            tx_checksum,
             stats: XskStats::default(),
         };
         xsk.refill();
@@ -253,6 +276,10 @@ impl Xsk {
     /// Frames on our free list now.
     pub fn frames_free(&self) -> usize {
         self.free.len()
+    }
+    /// Who finishes transport checksums on transmit, and why (for the log).
+    pub fn tx_checksum(&self) -> &TxChecksum {
+        &self.tx_checksum
     }
     /// Userspace counters of this socket.
     pub fn stats(&self) -> XskStats {
@@ -328,14 +355,19 @@ impl Xsk {
     }
 
     /// Builds and queues up to `max` frames: `build` gets a frame buffer of
-    /// [`Xsk::max_tx_len`] bytes and returns the length to send, or `None` to
-    /// stop. Returns how many were queued. Call [`Xsk::flush`] (or
-    /// [`Xsk::kick`]) to make the kernel send them.
-    pub fn transmit<F: FnMut(&mut [u8]) -> Option<usize>>(
-        &mut self,
-        max: u32,
-        mut build: F,
-    ) -> u32 {
+    /// [`Xsk::max_tx_len`] bytes and returns the length to send (or a
+    /// [`TxFrame`] whose checksum is left partial), or `None` to stop.
+    /// Returns how many were queued. Call [`Xsk::flush`] (or [`Xsk::kick`])
+    /// to make the kernel send them.
+    ///
+    /// A partial checksum is requested from the kernel when this socket
+    /// offloads ([`Xsk::tx_checksum`]), and finished here otherwise: a frame
+    /// never leaves with only its pseudo-header sum.
+    pub fn transmit<T, F>(&mut self, max: u32, mut build: F) -> u32
+    where
+        T: Into<TxFrame>,
+        F: FnMut(&mut [u8]) -> Option<T>,
+    {
         self.reclaim();
         let want = max.min(self.free.len() as u32);
         if want < max {
@@ -345,6 +377,7 @@ impl Xsk {
         if n < want {
             self.stats.tx_ring_full += 1;
         }
+        let offload = self.tx_checksum.offloaded();
         let mut queued = 0;
         while queued < n {
             let addr = *self.free.last().expect("n <= free.len()");
@@ -354,8 +387,16 @@ impl Xsk {
             else {
                 break;
             };
-            let Some(len) = build(&mut chunk[off..]).filter(|&l| l > 0 && l <= cap) else {
+            let Some(frame) = build(&mut chunk[off..])
+                .map(Into::into)
+                .filter(|f| f.len > 0 && f.len <= cap)
+            else {
                 break;
+            };
+            let len = frame.len;
+            let options = match frame.partial_checksum {
+                None => 0,
+                Some(c) => checksum_frame(&mut self.stats, offload, chunk, off, len, c),
             };
             self.free.pop();
             self.tx.write(
@@ -363,7 +404,7 @@ impl Xsk {
                 XdpDesc {
                     addr: data_addr,
                     len: len as u32,
-                    options: 0,
+                    options,
                 },
             );
             self.stats.tx_bytes += len as u64;
@@ -494,6 +535,108 @@ fn chunk_mut(
     Some((&mut whole[..off + len], off))
 }
 
+/// Has the kernel finish checksum `c` of the frame at `chunk[off..off +
+/// len]` (TX metadata in front of it; returns the descriptor option
+/// `XDP_TX_METADATA`) when the socket offloads and the kernel would accept
+/// the request, or finishes it here (returns no option).
+fn checksum_frame(
+    stats: &mut XskStats,
+    offload: bool,
+    chunk: &mut [u8],
+    off: usize,
+    len: usize,
+    c: PartialChecksum,
+) -> u32 {
+    // net/xdp/xsk.c `xsk_skb_metadata`: a request whose field ends past
+    // desc->len is EINVAL, and the copy path then leaves the descriptor at
+    // the head of the TX ring for a retry that fails the same way: never
+    // ask for one.
+    let meta_at = off.checked_sub(TX_METADATA_LEN as usize);
+    if offload
+        && c.fits(len)
+        && let Some(at) = meta_at
+    {
+        write_tx_metadata(&mut chunk[at..off], c);
+        stats.tx_csum_offloaded += 1;
+        return libc::XDP_TX_METADATA;
+    }
+    if c.finish(&mut chunk[off..off + len]) {
+        stats.tx_csum_software += 1;
+    } else {
+        stats.tx_csum_bad_request += 1;
+    }
+    0
+}
+
+/// Writes a `struct xsk_tx_metadata` asking for checksum `c` into `area`
+/// ([`TX_METADATA_LEN`] bytes ending at the frame's first byte). Offsets
+/// count from the frame's first byte, as the kernel's `csum_start` does
+/// ("Offset from desc->addr where checksumming should start", if_xdp.h).
+/// The rest is zeroed: no other request, and never a stale word that the
+/// RX path could take for the steering program's metadata.
+fn write_tx_metadata(area: &mut [u8], c: PartialChecksum) {
+    area.fill(0);
+    area[TXMD_FLAGS].copy_from_slice(&u64::from(libc::XDP_TXMD_FLAGS_CHECKSUM).to_ne_bytes());
+    area[TXMD_CSUM_START].copy_from_slice(&c.start.to_ne_bytes());
+    area[TXMD_CSUM_OFFSET].copy_from_slice(&c.offset.to_ne_bytes());
+}
+
+/// Registers `umem` with the socket (`XDP_UMEM_REG`), with a TX metadata
+/// area when checksums are offloaded, and says who finishes them.
+fn register_umem(
+    fd: BorrowedFd<'_>,
+    umem: &Mmap,
+    ifindex: u32,
+    cfg: &XskConfig,
+) -> Result<TxChecksum, Error> {
+    let reg = |flags: u32, tx_metadata_len: u32| {
+        let reg = UmemReg {
+            addr: umem.as_ptr() as u64,
+            len: umem.len() as u64,
+            chunk_size: cfg.frame_size,
+            headroom: 0,
+            flags,
+            tx_metadata_len,
+        };
+        sys::set_xdp_opt(fd, libc::XDP_UMEM_REG, &reg)
+    };
+    // xsk-tx-metadata.rst: newer kernels want XDP_UMEM_TX_METADATA_LEN with
+    // tx_metadata_len; the first ones (6.8 to 6.10) refuse the flag with
+    // EINVAL and take the length alone.
+    let reg_with_metadata = |flags: u32| {
+        reg(flags | libc::XDP_UMEM_TX_METADATA_LEN, TX_METADATA_LEN).or_else(|e| {
+            if e.raw_os_error() == Some(libc::EINVAL) {
+                reg(flags, TX_METADATA_LEN)
+            } else {
+                Err(e)
+            }
+        })
+    };
+    let plain = |why: NoOffload| {
+        reg(0, 0)
+            .map(|()| TxChecksum::Shunt(why))
+            .map_err(|e| Error::Setup("XDP_UMEM_REG", e))
+    };
+    match cfg.tx_checksum {
+        TxChecksumOffload::Off => plain(NoOffload::Configured),
+        TxChecksumOffload::KernelSoftware => reg_with_metadata(libc::XDP_UMEM_TX_SW_CSUM)
+            .map(|()| TxChecksum::KernelSoftware)
+            .map_err(|e| Error::Setup("XDP_UMEM_REG with XDP_UMEM_TX_SW_CSUM (Linux 6.8+)", e)),
+        TxChecksumOffload::Auto => match netlink::xsk_features(ifindex) {
+            Err(e) => plain(NoOffload::Undetected(e.to_string())),
+            Ok(f) if f & netlink::XSK_FLAGS_TX_CHECKSUM == 0 => {
+                plain(NoOffload::DeviceLacks { xsk_features: f })
+            }
+            Ok(_) => match reg_with_metadata(0) {
+                Ok(()) => Ok(TxChecksum::Device),
+                // A UMEM registration that failed left nothing behind: try
+                // again without metadata.
+                Err(e) => plain(NoOffload::MetadataRefused(e.raw_os_error().unwrap_or(0))),
+            },
+        },
+    }
+}
+
 /// Reads and clears the steering program's metadata word in front of `off`.
 fn take_meta(chunk: &mut [u8], off: usize) -> u32 {
     let Some(start) = off.checked_sub(4) else {
@@ -511,6 +654,7 @@ fn bind_with_retry(
     fd: BorrowedFd<'_>,
     ifindex: u32,
     queue: u32,
+    bind: BindMode,
     cfg: &XskConfig,
 ) -> Result<BoundMode, Error> {
     let wakeup = if cfg.need_wakeup {
@@ -518,7 +662,7 @@ fn bind_with_retry(
     } else {
         0
     };
-    let attempts: &[u16] = match cfg.bind {
+    let attempts: &[u16] = match bind {
         BindMode::Auto => &[libc::XDP_ZEROCOPY, libc::XDP_COPY],
         BindMode::ZeroCopy => &[libc::XDP_ZEROCOPY],
         BindMode::Copy => &[libc::XDP_COPY],
@@ -570,6 +714,106 @@ mod tests {
         chunk[28..32].copy_from_slice(&(META_MAGIC | META_DUPLICATE).to_ne_bytes());
         assert_eq!(take_meta(&mut chunk, 32), META_DUPLICATE);
         assert_eq!(take_meta(&mut chunk, 32), 0, "cleared after reading");
+    }
+
+    #[test]
+    fn tx_metadata_length_is_one_the_kernel_accepts() {
+        // net/xdp/xdp_umem.c: tx_metadata_len < 256 and a multiple of 8;
+        // at least the struct the kernel reads (libc's copy predates
+        // launch_time, hence 16 bytes there and 24 here).
+        // (The kernel's own bounds are checked at compile time, beside the
+        // constant.)
+        assert!(TX_METADATA_LEN as usize >= std::mem::size_of::<libc::xsk_tx_metadata>());
+    }
+
+    #[test]
+    fn tx_metadata_fields_sit_where_the_kernel_reads_them() {
+        // Offsets as in libc's `struct xsk_tx_metadata`: flags first, then
+        // the request union with csum_start and csum_offset.
+        let union_at = std::mem::offset_of!(libc::xsk_tx_metadata, xsk_tx_metadata_union);
+        assert_eq!(TXMD_FLAGS, 0..union_at);
+        let start_at = union_at + std::mem::offset_of!(libc::xsk_tx_metadata_request, csum_start);
+        let offset_at = union_at + std::mem::offset_of!(libc::xsk_tx_metadata_request, csum_offset);
+        assert_eq!(TXMD_CSUM_START, start_at..start_at + 2);
+        assert_eq!(TXMD_CSUM_OFFSET, offset_at..offset_at + 2);
+
+        let mut area = [0xffu8; TX_METADATA_LEN as usize];
+        write_tx_metadata(
+            &mut area,
+            PartialChecksum {
+                start: 34,
+                offset: 16,
+            },
+        );
+        let mut expect = [0u8; 24];
+        expect[0..8].copy_from_slice(&2u64.to_ne_bytes()); // XDP_TXMD_FLAGS_CHECKSUM
+        expect[8..10].copy_from_slice(&34u16.to_ne_bytes());
+        expect[10..12].copy_from_slice(&16u16.to_ne_bytes());
+        assert_eq!(area, expect, "everything else zeroed (no launch time)");
+        assert_eq!(u64::from(libc::XDP_TXMD_FLAGS_CHECKSUM), 2);
+    }
+
+    /// A chunk with a 60-byte frame at the TX data offset, its field (34+16)
+    /// holding a made-up pseudo-header sum.
+    fn chunk_with_frame() -> (Vec<u8>, usize, usize) {
+        let off = XDP_PACKET_HEADROOM as usize;
+        let mut chunk = vec![0x11u8; 2048];
+        for (i, b) in chunk[off..off + 60].iter_mut().enumerate() {
+            *b = i as u8;
+        }
+        (chunk, off, 60)
+    }
+
+    const TCP_CSUM: PartialChecksum = PartialChecksum {
+        start: 34,
+        offset: 16,
+    };
+
+    #[test]
+    fn offloaded_frame_gets_metadata_in_front_and_the_option() {
+        let (mut chunk, off, len) = chunk_with_frame();
+        let before = chunk[off..off + len].to_vec();
+        let mut stats = XskStats::default();
+        let options = checksum_frame(&mut stats, true, &mut chunk, off, len, TCP_CSUM);
+        assert_eq!(options, libc::XDP_TX_METADATA);
+        assert_eq!(
+            &chunk[off..off + len],
+            &before[..],
+            "frame left to the kernel"
+        );
+        // Documentation/networking/xsk-tx-metadata.rst: the metadata ends
+        // at desc->addr (here, the frame's first byte).
+        let meta = &chunk[off - TX_METADATA_LEN as usize..off];
+        assert_eq!(&meta[TXMD_CSUM_START], &34u16.to_ne_bytes());
+        assert_eq!(stats.tx_csum_offloaded, 1);
+    }
+
+    #[test]
+    fn frame_without_offload_is_finished_in_software() {
+        let (mut chunk, off, len) = chunk_with_frame();
+        let mut expect = chunk[off..off + len].to_vec();
+        assert!(TCP_CSUM.finish(&mut expect));
+        let mut stats = XskStats::default();
+        let options = checksum_frame(&mut stats, false, &mut chunk, off, len, TCP_CSUM);
+        assert_eq!(options, 0);
+        assert_eq!(&chunk[off..off + len], &expect[..]);
+        assert!(
+            chunk[..off].iter().all(|&b| b == 0x11),
+            "no metadata written"
+        );
+        assert_eq!(stats.tx_csum_software, 1);
+    }
+
+    #[test]
+    fn request_the_kernel_would_refuse_is_never_sent() {
+        // The field ends past the frame: the kernel's copy path would fail
+        // this descriptor with EINVAL over and over (xsk_skb_metadata).
+        let (mut chunk, off, _) = chunk_with_frame();
+        let mut stats = XskStats::default();
+        let options = checksum_frame(&mut stats, true, &mut chunk, off, 51, TCP_CSUM);
+        assert_eq!(options, 0);
+        assert_eq!(stats.tx_csum_bad_request, 1);
+        assert_eq!(stats.tx_csum_offloaded, 0);
     }
 
     #[test]

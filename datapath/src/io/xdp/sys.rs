@@ -2,7 +2,7 @@
 //! Each returns `io::Result`; none keeps state.
 
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::ptr::NonNull;
 
 /// An anonymous or file-backed shared mapping, unmapped on drop.
@@ -246,4 +246,60 @@ pub fn poll_readable(fd: BorrowedFd<'_>, timeout_ms: i32) -> io::Result<bool> {
         return Err(e);
     }
     Ok(rc > 0 && p.revents & libc::POLLIN != 0)
+}
+
+/// A netlink socket of `protocol` (`NETLINK_GENERIC`, ...) whose receives
+/// give up after `timeout`.
+pub fn netlink_socket(protocol: libc::c_int, timeout: std::time::Duration) -> io::Result<OwnedFd> {
+    // Safety: plain syscall with constant arguments; the result is checked.
+    let fd = unsafe {
+        libc::socket(
+            libc::AF_NETLINK,
+            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+            protocol,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // Safety: a fresh descriptor that nothing else owns.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let tv = libc::timeval {
+        tv_sec: timeout.as_secs() as libc::time_t,
+        tv_usec: timeout.subsec_micros() as libc::suseconds_t,
+    };
+    set_opt(fd.as_fd(), libc::SOL_SOCKET, libc::SO_RCVTIMEO, &tv)?;
+    Ok(fd)
+}
+
+/// Sends one netlink message to the kernel (port 0).
+pub fn netlink_send(fd: BorrowedFd<'_>, msg: &[u8]) -> io::Result<()> {
+    // Safety: sockaddr_nl is plain data; all-zero is a valid value.
+    let mut to: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
+    to.nl_family = libc::AF_NETLINK as libc::sa_family_t;
+    // Safety: `msg` is valid for its length and `to` is a valid sockaddr_nl
+    // of the size we pass; the kernel only reads both.
+    let rc = unsafe {
+        libc::sendto(
+            fd.as_raw_fd(),
+            msg.as_ptr().cast(),
+            msg.len(),
+            0,
+            (&to as *const libc::sockaddr_nl).cast(),
+            std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
+        )
+    };
+    cvt(rc)
+}
+
+/// Receives one netlink datagram into `buf`; returns its length (a datagram
+/// longer than `buf` is cut, and its parse then fails on the length).
+pub fn netlink_recv(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
+    // Safety: `buf` is valid and writable for its length; the kernel writes
+    // at most that many bytes.
+    let rc = unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(rc as usize)
 }

@@ -35,7 +35,7 @@ use crate::tcp::sent::{Rack, SentQueue};
 use crate::tcp::state::State;
 use crate::tcp::timer::{Timer, TimerTable};
 use crate::time::{Duration, Instant};
-use crate::wire::SeqNum;
+use crate::wire::{ChecksumFill, SeqNum};
 
 /// Bytes of the timestamps option as sent on every segment (10 + 2 NOPs).
 const TS_OPTION_LEN: usize = 12;
@@ -167,6 +167,9 @@ struct Timestamps {
 #[derive(Debug)]
 pub struct Connection {
     cfg: TcpConfig,
+    /// How segments' checksums are written: set by the endpoint from what
+    /// its packet I/O offers (TX checksum offload), not TCP policy.
+    checksum_fill: ChecksumFill,
     local: SocketAddrV4,
     remote: SocketAddrV4,
     state: State,
@@ -307,6 +310,7 @@ impl Connection {
             rcv_wscale += 1;
         }
         Ok(Connection {
+            checksum_fill: ChecksumFill::Full,
             tx: SendBuf::new(cfg.send_buffer),
             rx: RecvBuf::new(cfg.recv_buffer, cfg.max_ooo_ranges),
             sack: SackScoreboard::new(cfg.max_sack_ranges),
@@ -480,6 +484,16 @@ impl Connection {
     /// Disables (true) or enables (false) Nagle's algorithm.
     pub fn set_nodelay(&mut self, nodelay: bool) {
         self.cfg.nodelay = nodelay;
+    }
+
+    /// How the next segments' checksums are written: in full (the
+    /// default), or the pseudo-header sum only when the device finishes them.
+    pub fn set_checksum_fill(&mut self, fill: ChecksumFill) {
+        self.checksum_fill = fill;
+    }
+
+    pub fn checksum_fill(&self) -> ChecksumFill {
+        self.checksum_fill
     }
 
     /// Queues bytes to send; returns how many fit in the send buffer (0 when

@@ -456,11 +456,18 @@ impl Connection {
         }
         // Header, options and payload are written straight into the frame
         // and checksummed in one pass (the payload in up to two pieces when
-        // it wraps around the send ring).
+        // it wraps around the send ring), or not summed at all when the
+        // device finishes the checksum.
         let payload = self.tx.slice_at(off, len);
         let mut pkt = TcpPacket::new_unchecked(&mut buf[..total]);
-        repr.emit_with_payload(&mut pkt, *self.local.ip(), *self.remote.ip(), payload)
-            .ok()?;
+        repr.emit_with_payload(
+            &mut pkt,
+            *self.local.ip(),
+            *self.remote.ip(),
+            payload,
+            self.checksum_fill,
+        )
+        .ok()?;
         self.after_send(now, &plan, len);
         Some(total)
     }
