@@ -136,7 +136,7 @@ impl Connection {
     /// retransmission without.
     fn recovery_plan(&mut self, mss: usize) -> Option<Plan> {
         if self.recovery.is_none() && !self.rtx_una {
-            return None;
+            return self.after_timeout_plan(mss);
         }
         if !self.sack_ok {
             if !self.rtx_una {
@@ -184,6 +184,29 @@ impl Connection {
             }
             NextSeg::NewData { .. } | NextSeg::Nothing => None,
         }
+    }
+
+    /// After a timeout, until SND.UNA reaches the recovery point (no new
+    /// recovery phase before, RFC 6675 5.1), go-back-N resends in order; a
+    /// resend that RACK finds lost again (RFC 8985 6.2) goes first, within
+    /// the congestion window, as in Linux's loss state
+    /// (`tcp_xmit_retransmit_queue` in `TCP_CA_Loss`), instead of waiting
+    /// for a second, backed-off timeout.
+    fn after_timeout_plan(&mut self, mss: usize) -> Option<Plan> {
+        if !self.sack_ok || self.snd_una >= self.last_recover || self.sent.lost_bytes() == 0 {
+            return None;
+        }
+        let (start, end) = self.sent.first_lost().map(|s| (s.start, s.end))?;
+        // Not yet reached by go-back-N: that resends it in order.
+        if start >= self.snd_nxt || self.cc.cwnd() < self.in_flight() + mss {
+            return None;
+        }
+        let start = start.max(self.snd_una);
+        let end = end.min(start + mss);
+        if end <= start {
+            return None;
+        }
+        self.retransmit_range(start, end)
     }
 
     /// Whether the pacer lets a segment of up to `mss` bytes leave now; if

@@ -397,3 +397,37 @@ fn newreno_without_sack_needs_an_ack_beyond_recover_for_a_new_recovery() {
     s.expect_nothing_until(600);
     assert_eq!(s.conn().stats().fast_retransmits, 1);
 }
+
+/// RFC 8985 6.2 with RFC 6675 5.1, as Linux's loss state: after a timeout,
+/// a retransmission that RACK finds lost again is resent once RACK's
+/// reordering window has passed, not left to a second, backed-off timeout.
+/// (A new recovery phase still waits for RecoveryPoint, RFC 6675 5.1.)
+#[test]
+fn after_a_timeout_a_resend_lost_again_is_resent_without_a_second_timeout() {
+    let mut s = established_sack(cfg());
+    s.at(200).app_send(4000);
+    for seq in [1, 1001, 2001, 3001] {
+        s.expect(ack().seq(seq).len(1000));
+    }
+    // Everything is lost: the tail loss probe (2 SRTT) resends the last
+    // segment and is lost too; the RTO (300 ms after the probe) resends the
+    // first with a window of one.
+    s.expect_nothing_until(400);
+    s.expect(ack().seq(3001).len(1000));
+    s.expect_nothing_until(700);
+    s.expect(ack().seq(1).len(1000));
+    s.at(820).inject(ack().seq(1).ack(1001));
+    // cwnd 2: the next two go out again.
+    s.expect(ack().seq(1001).len(1000));
+    s.expect(ack().seq(2001).len(1000));
+    // The resend of 1001 is lost; 2001 arrives (SACKed) one min RTT later
+    // (sooner would be ambiguous: the original's delivery, RFC 8985 6.2).
+    s.at(920)
+        .inject(ack().seq(1).ack(1001).sack(&[(2001, 3001)]));
+    // RACK: 1001 left with 2001, below it; once RACK.rtt (100 ms) plus the
+    // reordering window (min RTT / 4) has passed, 1001 is lost and resent,
+    // long before the backed-off RTO (600 ms after 820).
+    s.at(1000).tolerance(80);
+    s.expect(ack().seq(1001).len(1000));
+    assert_eq!(s.conn().stats().rtos, 1);
+}
