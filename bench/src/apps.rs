@@ -187,6 +187,8 @@ pub struct BulkSender {
     data: Box<[u8]>,
     conn: Option<ConnId>,
     connected: bool,
+    /// [`BulkSender::finish`] was called: nothing more is written.
+    finished: bool,
     /// Bytes the send buffer took so far.
     pub sent: Arc<AtomicU64>,
     pub error: Option<String>,
@@ -199,6 +201,7 @@ impl BulkSender {
             data: vec![0x5a; CHUNK].into_boxed_slice(),
             conn: None,
             connected: false,
+            finished: false,
             sent: Arc::new(AtomicU64::new(0)),
             error: None,
         }
@@ -208,6 +211,17 @@ impl BulkSender {
         match ctx.endpoint.connect(ctx.now, self.remote) {
             Ok(id) => self.conn = Some(id),
             Err(e) => self.error = Some(format!("connect: {e}")),
+        }
+    }
+
+    /// Stops writing and closes the sending side: the receiver reads
+    /// everything written so far, then the end of the stream.
+    pub fn finish(&mut self, ctx: &mut Ctx<'_>) {
+        self.finished = true;
+        if let Some(id) = self.conn
+            && let Err(e) = ctx.endpoint.shutdown(id)
+        {
+            self.error.get_or_insert(format!("shutdown: {e}"));
         }
     }
 
@@ -222,7 +236,9 @@ impl BulkSender {
     }
 
     fn fill(&mut self, ctx: &mut Ctx<'_>) -> bool {
-        let (Some(id), true, None) = (self.conn, self.connected, &self.error) else {
+        let (Some(id), true, false, None) =
+            (self.conn, self.connected, self.finished, &self.error)
+        else {
             return false;
         };
         let mut total = 0u64;
@@ -327,6 +343,171 @@ impl App for Discard {
             EndpointEvent::Acceptable(l) => while let Ok(Some(_)) = ctx.endpoint.accept(l) {},
             EndpointEvent::Conn(id, Event::Readable | Event::PeerClosed) => self.drain(ctx, id),
             _ => {}
+        }
+    }
+}
+
+/// Connection rate, one connection at a time: connect, send `size` bytes,
+/// read the `size`-byte echo, close (our FIN first, so TIME-WAIT is ours, as
+/// with a kernel client), and connect again from the callback in which the
+/// close was made. Each connection is timed from `connect` to the last byte
+/// of the echo and recorded once `warmup` has passed since [`start`]; after
+/// `window` more, or `max_connections` in all, it stops and sets `done`. A
+/// connect the endpoint refuses (ports or connection slots exhausted) ends
+/// the run early, with the reason in `stopped`.
+///
+/// [`start`]: ConnRateClient::start
+#[derive(Debug)]
+pub struct ConnRateClient {
+    remote: SocketAddrV4,
+    req: Vec<u8>,
+    buf: Vec<u8>,
+    warmup: Duration,
+    window: Duration,
+    max_connections: u64,
+    /// The open connection, when it was opened, and bytes sent and received.
+    current: Option<(ConnId, Instant, usize, usize)>,
+    measure_from: Option<Instant>,
+    stop_at: Option<Instant>,
+    /// Connect-to-echo times of the measured window, nanoseconds.
+    pub hist: Histogram<u64>,
+    pub window_start: Option<Instant>,
+    pub window_end: Option<Instant>,
+    /// Connections completed in the window, and in all.
+    pub measured: u64,
+    pub total: u64,
+    /// Segments retransmitted, summed over the completed connections.
+    pub retransmits: u64,
+    pub stopped: Option<String>,
+    pub done: bool,
+    pub error: Option<String>,
+}
+
+impl ConnRateClient {
+    pub fn new(
+        remote: SocketAddrV4,
+        size: usize,
+        warmup: Duration,
+        window: Duration,
+        max_connections: u64,
+    ) -> ConnRateClient {
+        ConnRateClient {
+            remote,
+            req: vec![0x43; size.max(1)],
+            buf: vec![0; size.max(1).max(2048)],
+            warmup,
+            window,
+            max_connections,
+            current: None,
+            measure_from: None,
+            stop_at: None,
+            hist: new_histogram(),
+            window_start: None,
+            window_end: None,
+            measured: 0,
+            total: 0,
+            retransmits: 0,
+            stopped: None,
+            done: false,
+            error: None,
+        }
+    }
+
+    /// Starts the clock and opens the first connection (call once the
+    /// peer's MAC is known).
+    pub fn start(&mut self, ctx: &mut Ctx<'_>) {
+        let now = Instant::now();
+        self.measure_from = Some(now + self.warmup);
+        self.stop_at = Some(now + self.warmup + self.window);
+        self.open(ctx);
+    }
+
+    fn open(&mut self, ctx: &mut Ctx<'_>) {
+        match ctx.endpoint.connect(ctx.now, self.remote) {
+            Ok(id) => self.current = Some((id, Instant::now(), 0, 0)),
+            Err(e) => {
+                self.stopped = Some(format!(
+                    "connect refused by Shunt's endpoint after {} connections: {e}",
+                    self.total
+                ));
+                self.done = true;
+            }
+        }
+    }
+
+    fn fail(&mut self, e: String) {
+        self.error.get_or_insert(e);
+        self.done = true;
+    }
+
+    fn push(&mut self, ctx: &mut Ctx<'_>) {
+        let Some((id, _, sent, _)) = self.current.as_mut() else {
+            return;
+        };
+        while *sent < self.req.len() {
+            match ctx.endpoint.send(*id, &self.req[*sent..]) {
+                Ok(0) => return,
+                Ok(n) => *sent += n,
+                Err(e) => return self.fail(format!("send: {e}")),
+            }
+        }
+    }
+
+    fn pull(&mut self, ctx: &mut Ctx<'_>) {
+        let Some((id, opened, _, got)) = self.current.as_mut() else {
+            return;
+        };
+        let (id, opened) = (*id, *opened);
+        while *got < self.req.len() {
+            match ctx.endpoint.recv(id, &mut self.buf) {
+                Ok(0) => return,
+                Ok(n) => *got += n,
+                Err(e) => return self.fail(format!("recv: {e}")),
+            }
+        }
+        if *got > self.req.len() {
+            return self.fail("the response is longer than the request".into());
+        }
+        let now = Instant::now();
+        if let Ok(stats) = ctx.endpoint.conn_stats(id) {
+            self.retransmits += stats.retransmits;
+        }
+        if let Err(e) = ctx.endpoint.close(ctx.now, id) {
+            return self.fail(format!("close: {e}"));
+        }
+        self.current = None;
+        self.total += 1;
+        let (Some(from), Some(stop)) = (self.measure_from, self.stop_at) else {
+            return;
+        };
+        if opened >= from {
+            let _ = self.hist.record(((now - opened).as_nanos() as u64).max(1));
+            self.measured += 1;
+            self.window_start.get_or_insert(opened);
+            self.window_end = Some(now);
+        }
+        if now >= stop || self.total >= self.max_connections {
+            self.done = true;
+        } else {
+            self.open(ctx);
+        }
+    }
+}
+
+impl App for ConnRateClient {
+    fn on_event(&mut self, ctx: &mut Ctx<'_>, event: EndpointEvent) {
+        let current = self.current.map(|c| c.0);
+        match event {
+            _ if self.done => {}
+            EndpointEvent::Conn(id, _) if Some(id) != current => {}
+            EndpointEvent::Conn(_, Event::Connected | Event::Writable) => self.push(ctx),
+            EndpointEvent::Conn(_, Event::Readable) => self.pull(ctx),
+            EndpointEvent::Conn(_, Event::PeerClosed | Event::Closed) => {
+                self.fail("the server closed the connection before echoing".into())
+            }
+            EndpointEvent::Conn(_, Event::Error(e)) => self.fail(format!("connection: {e}")),
+            EndpointEvent::Unreachable(_, ip) => self.fail(format!("no ARP reply from {ip}")),
+            EndpointEvent::Acceptable(_) => {}
         }
     }
 }

@@ -26,6 +26,8 @@ use testhosts::{Config, Host, TestHosts};
 use xdp_prog::{AttachMode, Steering};
 
 use crate::apps::{RrClient, new_histogram};
+use crate::bulk::KernelTcpCounters;
+use crate::cpu::{Work, thread_cpu};
 use crate::ratio;
 use crate::{BenchError, Result, frames, pin};
 
@@ -46,12 +48,27 @@ pub struct RrOpts {
 }
 
 /// One figure: round trips counted over a window, and their latencies.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct RrFigure {
     pub round_trips: u64,
     pub secs: f64,
     /// Nanoseconds.
     pub hist: Histogram<u64>,
+    /// Both ends' CPU time over the whole connection and the round trips
+    /// and bytes (requests and responses) of that span. The raw echo
+    /// measures its client only.
+    pub work: Work,
+    /// Request bytes the client sent whose responses came back, and bytes the
+    /// server echoed, over the whole connection: equal when nothing was lost
+    /// or left half-way.
+    pub client_bytes: u64,
+    pub server_bytes: u64,
+    /// Segments the client retransmitted over the whole run (a kernel
+    /// client: its namespace's `RetransSegs`; Shunt: its connections').
+    pub retransmits: u64,
+    /// Why the run ended before its window did, if it did (the figure then
+    /// covers what completed).
+    pub stopped: Option<String>,
 }
 
 impl RrFigure {
@@ -114,14 +131,11 @@ pub fn measure_all(opts: &RrOpts) -> Result<RrReport> {
             opts.size
         )));
     }
-    let kernel_blocking = kernel_rr(&new_hosts(Config::default())?, opts, false)
-        .map_err(|e| BenchError(format!("kernel rr (blocking): {e}")))?;
-    let kernel_busy = kernel_rr(&new_hosts(Config::default())?, opts, true)
-        .map_err(|e| BenchError(format!("kernel rr (busy-polled): {e}")))?;
+    let kernel_blocking = kernel_figure(opts, false)?;
+    let kernel_busy = kernel_figure(opts, true)?;
     let (shunt, shunt_detail) = shunt_rr(&new_hosts(Config::default())?, opts)
         .map_err(|e| BenchError(format!("Shunt rr: {e}")))?;
-    let kernel_to_shunt = kernel_client_shunt_server(&new_hosts(Config::default())?, opts)
-        .map_err(|e| BenchError(format!("kernel client, Shunt server: {e}")))?;
+    let kernel_to_shunt = kernel_to_shunt_figure(opts)?;
     let (raw, lost_raw_frames) = raw_rr(&new_hosts(Config::default())?, opts)
         .map_err(|e| BenchError(format!("raw AF_XDP echo: {e}")))?;
     Ok(RrReport {
@@ -133,6 +147,28 @@ pub fn measure_all(opts: &RrOpts) -> Result<RrReport> {
         raw,
         lost_raw_frames,
     })
+}
+
+/// The kernel on both ends, blocking or busy-polled, on test hosts of its
+/// own.
+pub fn kernel_figure(opts: &RrOpts, busy: bool) -> Result<RrFigure> {
+    let how = if busy { "busy-polled" } else { "blocking" };
+    kernel_rr(&new_hosts(Config::default())?, opts, busy)
+        .map_err(|e| BenchError(format!("kernel rr ({how}): {e}")))
+}
+
+/// Shunt on both ends, on test hosts of its own.
+pub fn shunt_figure(opts: &RrOpts) -> Result<RrFigure> {
+    shunt_rr(&new_hosts(Config::default())?, opts)
+        .map(|(fig, _)| fig)
+        .map_err(|e| BenchError(format!("Shunt rr: {e}")))
+}
+
+/// A busy-polled kernel client against a Shunt server, on test hosts of
+/// its own.
+pub fn kernel_to_shunt_figure(opts: &RrOpts) -> Result<RrFigure> {
+    kernel_client_shunt_server(&new_hosts(Config::default())?, opts)
+        .map_err(|e| BenchError(format!("kernel client, Shunt server: {e}")))
 }
 
 pub(crate) fn new_hosts(config: Config) -> Result<TestHosts> {
@@ -220,24 +256,33 @@ fn print_report(opts: &RrOpts, r: &RrReport) {
     );
 }
 
-/// Times round trips until `stop_at`, recording those that start at or
-/// after `from`. `rt` does one round trip; it returns false on end of stream.
-fn client_loop(
+/// Times round trips of `size`-byte requests until `stop_at`, recording
+/// those that start at or after `from`, and the calling thread's CPU time
+/// over all of them. `rt` does one round trip; it returns false when the
+/// run cannot go on (the figure then covers what completed and says so in
+/// `stopped`; see [`whole`]).
+pub(crate) fn client_loop(
     from: Instant,
     stop_at: Instant,
+    size: usize,
     mut rt: impl FnMut() -> std::io::Result<bool>,
 ) -> Result<RrFigure> {
     let mut hist = new_histogram();
     let (mut n, mut first, mut last) = (0u64, None, None);
+    let (cpu0, wall0, mut total) = (thread_cpu(), Instant::now(), 0u64);
+    let tcp0 = KernelTcpCounters::read();
+    let mut stopped = None;
     loop {
         let t0 = Instant::now();
         if t0 >= stop_at {
             break;
         }
         if !rt()? {
-            return Err(BenchError("the server closed the connection".into()));
+            stopped = Some("the server closed the connection".to_string());
+            break;
         }
         let t1 = Instant::now();
+        total += 1;
         if t0 >= from {
             let _ = hist.record(((t1 - t0).as_nanos() as u64).max(1));
             n += 1;
@@ -246,18 +291,41 @@ fn client_loop(
         }
     }
     let (Some(first), Some(last)) = (first, last) else {
-        return Err(BenchError("no round trip completed in the window".into()));
+        return Err(BenchError(format!(
+            "no round trip completed in the window{}",
+            stopped.map(|s| format!(" ({s})")).unwrap_or_default()
+        )));
     };
+    let bytes = total * size as u64;
     Ok(RrFigure {
         round_trips: n,
         secs: (last - first).as_secs_f64(),
         hist,
+        work: Work {
+            client_cpu: thread_cpu() - cpu0,
+            wall: wall0.elapsed(),
+            requests: total,
+            bytes: 2 * bytes,
+            ..Work::default()
+        },
+        client_bytes: bytes,
+        server_bytes: 0,
+        retransmits: KernelTcpCounters::read().since(&tcp0).retrans_segs,
+        stopped,
     })
+}
+
+/// The figure of a run that had to go on to the end of its window.
+fn whole(fig: RrFigure) -> Result<RrFigure> {
+    match &fig.stopped {
+        Some(why) => Err(BenchError(why.clone())),
+        None => Ok(fig),
+    }
 }
 
 /// Reads exactly `buf.len()` bytes; false on end of stream. Spins on
 /// `WouldBlock` (non-blocking sockets); gives up at `deadline`.
-fn read_full(s: &mut TcpStream, buf: &mut [u8], deadline: Instant) -> std::io::Result<bool> {
+pub(crate) fn read_full(s: &mut TcpStream, buf: &mut [u8], deadline: Instant) -> std::io::Result<bool> {
     let mut got = 0;
     while got < buf.len() {
         match s.read(&mut buf[got..]) {
@@ -280,7 +348,7 @@ fn read_full(s: &mut TcpStream, buf: &mut [u8], deadline: Instant) -> std::io::R
     Ok(true)
 }
 
-fn write_full(s: &mut TcpStream, buf: &[u8], deadline: Instant) -> std::io::Result<()> {
+pub(crate) fn write_full(s: &mut TcpStream, buf: &[u8], deadline: Instant) -> std::io::Result<()> {
     let mut off = 0;
     while off < buf.len() {
         match s.write(&buf[off..]) {
@@ -333,13 +401,14 @@ fn kernel_rr(hosts: &TestHosts, opts: &RrOpts, busy: bool) -> Result<RrFigure> {
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let server = {
         let stop = stop.clone();
-        a.spawn_thread(move || -> Result<()> {
+        a.spawn_thread(move || -> Result<(Duration, u64)> {
             pin(0);
             let l = TcpListener::bind(dst)?;
             let _ = ready_tx.send(());
             let Some(mut s) = accept_one(&l, &stop, hard_deadline)? else {
-                return Ok(());
+                return Ok((Duration::ZERO, 0));
             };
+            let cpu0 = thread_cpu();
             s.set_nodelay(true)?;
             if busy {
                 s.set_nonblocking(true)?;
@@ -347,10 +416,12 @@ fn kernel_rr(hosts: &TestHosts, opts: &RrOpts, busy: bool) -> Result<RrFigure> {
                 s.set_read_timeout(Some(Duration::from_millis(100)))?;
             }
             let mut buf = vec![0u8; size];
+            let mut echoed = 0u64;
             while read_full(&mut s, &mut buf, hard_deadline)? {
                 write_full(&mut s, &buf, hard_deadline)?;
+                echoed += size as u64;
             }
-            Ok(())
+            Ok((thread_cpu() - cpu0, echoed))
         })
     };
     let ready = ready_rx.recv_timeout(Duration::from_secs(5));
@@ -369,7 +440,7 @@ fn kernel_rr(hosts: &TestHosts, opts: &RrOpts, busy: bool) -> Result<RrFigure> {
             let req = vec![0x42u8; size];
             let mut resp = vec![0u8; size];
             let start = Instant::now();
-            client_loop(start + warmup, start + warmup + window, || {
+            client_loop(start + warmup, start + warmup + window, size, || {
                 write_full(&mut s, &req, hard_deadline)?;
                 read_full(&mut s, &mut resp, hard_deadline)
             })
@@ -385,8 +456,8 @@ fn kernel_rr(hosts: &TestHosts, opts: &RrOpts, busy: bool) -> Result<RrFigure> {
     let served = server
         .join()
         .map_err(|_| BenchError("the server panicked".into()))?;
-    let fig = fig?;
-    served??;
+    let mut fig = whole(fig?)?;
+    (fig.work.server_cpu, fig.server_bytes) = served??;
     Ok(fig)
 }
 
@@ -409,6 +480,9 @@ fn shunt_rr(hosts: &TestHosts, opts: &RrOpts) -> Result<(RrFigure, ShuntDetail)>
         let mut cfg = shunt_config(&a, &opts.shard);
         cfg.listen_ports = vec![SHUNT_PORT];
         let server = Runtime::start(cfg, |_| EchoServer::new(SHUNT_PORT, 8))?;
+        let server_shard = server
+            .handle(0)
+            .ok_or_else(|| BenchError("the server runtime has no shard".into()))?;
         let client_side = b.run_in(|| -> Result<_> {
             pin(1);
             let (size, warmup, window) = (opts.size, opts.warmup, opts.window);
@@ -420,43 +494,47 @@ fn shunt_rr(hosts: &TestHosts, opts: &RrOpts) -> Result<(RrFigure, ShuntDetail)>
                 .handle(0)
                 .ok_or_else(|| BenchError("the client runtime has no shard".into()))?
                 .clone();
+            let sh = server_shard.clone();
+            let (client_cpu0, server_cpu0) = (h.call(|_, _| thread_cpu())?, sh.call(|_, _| thread_cpu())?);
+            let wall0 = Instant::now();
             h.call(|app, ctx| app.start(ctx))?;
-            let deadline = Instant::now() + warmup + window + GRACE;
-            loop {
-                std::thread::sleep(Duration::from_millis(20));
-                match h.call(|app, _| app.done) {
-                    Ok(true) | Err(_) => break,
-                    Ok(false) if Instant::now() < deadline => {}
-                    Ok(false) => {
-                        return Err(BenchError(format!(
-                            "no end after {} s (client shard: {:?})",
-                            (warmup + window + GRACE).as_secs(),
-                            h.stats()
-                        )));
-                    }
-                }
-            }
+            wait_until_done(&h, warmup + window + GRACE, |app| app.done)?;
+            let client_cpu = h.call(|_, _| thread_cpu())? - client_cpu0;
+            let server_cpu = sh.call(|_, _| thread_cpu())? - server_cpu0;
+            let wall = wall0.elapsed();
             let stats = h.stats();
             let app = client
                 .stop()
                 .pop()
                 .ok_or_else(|| BenchError("the client shard panicked".into()))?;
-            Ok((app, stats))
+            Ok((app, stats, (client_cpu, server_cpu, wall)))
         })?;
         let server_stats = server.shard_stats()[0];
-        drop(server.stop());
-        let (app, client_stats) = client_side?;
+        let echoed = server.stop().iter().map(|e| e.echoed).sum();
+        let (app, client_stats, (client_cpu, server_cpu, wall)) = client_side?;
         if let Some(e) = app.error {
             return Err(BenchError(e));
         }
         let (Some(first), Some(last)) = (app.window_start, app.window_end) else {
             return Err(BenchError("no round trip completed in the window".into()));
         };
+        let bytes = app.total * opts.size as u64;
         Ok((
             RrFigure {
                 round_trips: app.measured,
                 secs: (last - first).as_secs_f64(),
                 hist: app.hist,
+                work: Work {
+                    client_cpu,
+                    server_cpu,
+                    wall,
+                    requests: app.total,
+                    bytes: 2 * bytes,
+                },
+                client_bytes: bytes,
+                server_bytes: echoed,
+                retransmits: app.conn_stats.map_or(0, |c| c.retransmits),
+                stopped: None,
             },
             ShuntDetail {
                 total: app.total,
@@ -466,6 +544,30 @@ fn shunt_rr(hosts: &TestHosts, opts: &RrOpts) -> Result<(RrFigure, ShuntDetail)>
             },
         ))
     })?
+}
+
+/// Waits (at most `limit`) for `done` to hold of the application on the
+/// shard behind `h`, or for the shard to stop.
+pub(crate) fn wait_until_done<A: datapath::shard::App + 'static>(
+    h: &datapath::shard::ShardHandle<A>,
+    limit: Duration,
+    done: fn(&A) -> bool,
+) -> Result<()> {
+    let deadline = Instant::now() + limit;
+    loop {
+        std::thread::sleep(Duration::from_millis(20));
+        match h.call(move |app, _| done(app)) {
+            Ok(true) | Err(_) => return Ok(()),
+            Ok(false) if Instant::now() < deadline => {}
+            Ok(false) => {
+                return Err(BenchError(format!(
+                    "no end after {} s (client shard: {:?})",
+                    limit.as_secs(),
+                    h.stats()
+                )));
+            }
+        }
+    }
 }
 
 /// The ceiling: A sends one `size + 54`-byte frame from its AF_XDP socket, B's
@@ -516,7 +618,7 @@ fn raw_rr(hosts: &TestHosts, opts: &RrOpts) -> Result<(RrFigure, u64)> {
                 steer.own(a2.addr(), RAW_PORT)?;
                 let mut lost = 0u64;
                 let start = Instant::now();
-                let fig = client_loop(start + warmup, start + warmup + window, || {
+                let fig = client_loop(start + warmup, start + warmup + window, len, || {
                     loop {
                         if !xsk.send_copy(&ping) {
                             return Err(std::io::Error::other("no free TX frame"));
@@ -538,7 +640,7 @@ fn raw_rr(hosts: &TestHosts, opts: &RrOpts) -> Result<(RrFigure, u64)> {
                         }
                     }
                 })?;
-                Ok((fig, lost))
+                Ok((whole(fig)?, lost))
             })
             .map_err(BenchError::from)
             .and_then(|r| r)
@@ -563,8 +665,12 @@ fn kernel_client_shunt_server(hosts: &TestHosts, opts: &RrOpts) -> Result<RrFigu
         pin(0);
         let mut cfg = shunt_config(&a, &opts.shard);
         cfg.listen_ports = vec![SHUNT_PORT];
-        let _server = Runtime::start(cfg, |_| EchoServer::new(SHUNT_PORT, 8))?;
-        b.run_in(|| -> Result<RrFigure> {
+        let server = Runtime::start(cfg, |_| EchoServer::new(SHUNT_PORT, 8))?;
+        let sh = server
+            .handle(0)
+            .ok_or_else(|| BenchError("the server runtime has no shard".into()))?;
+        let server_cpu0 = sh.call(|_, _| thread_cpu())?;
+        let fig = b.run_in(|| -> Result<RrFigure> {
             pin(1);
             let hard_deadline = Instant::now() + opts.warmup + opts.window + GRACE;
             let mut s = TcpStream::connect_timeout(&dst.into(), Duration::from_secs(3))?;
@@ -576,11 +682,18 @@ fn kernel_client_shunt_server(hosts: &TestHosts, opts: &RrOpts) -> Result<RrFigu
             client_loop(
                 start + opts.warmup,
                 start + opts.warmup + opts.window,
+                opts.size,
                 || {
                     write_full(&mut s, &req, hard_deadline)?;
                     read_full(&mut s, &mut resp, hard_deadline)
                 },
             )
-        })?
+        })?;
+        let server_cpu = sh.call(|_, _| thread_cpu())? - server_cpu0;
+        let echoed = server.stop().iter().map(|e| e.echoed).sum();
+        let mut fig = whole(fig?)?;
+        fig.work.server_cpu = server_cpu;
+        fig.server_bytes = echoed;
+        Ok(fig)
     })?
 }
