@@ -18,6 +18,64 @@ pub fn new_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("constant bounds are valid")
 }
 
+/// Operations (round trips, connections) timed with the monotonic clock:
+/// those that start once `warmup` has passed since [`Timed::start`] go into
+/// the histogram, until `window` more has passed.
+#[derive(Debug)]
+pub struct Timed {
+    warmup: Duration,
+    window: Duration,
+    measure_from: Option<Instant>,
+    stop_at: Option<Instant>,
+    /// Times of the operations of the measured window, in nanoseconds.
+    pub hist: Histogram<u64>,
+    /// Start of the first and end of the last operation of the window.
+    pub window_start: Option<Instant>,
+    pub window_end: Option<Instant>,
+    /// Operations in the window.
+    pub measured: u64,
+    /// Operations since the start, warm-up included.
+    pub total: u64,
+}
+
+impl Timed {
+    pub fn new(warmup: Duration, window: Duration) -> Timed {
+        Timed {
+            warmup,
+            window,
+            measure_from: None,
+            stop_at: None,
+            hist: new_histogram(),
+            window_start: None,
+            window_end: None,
+            measured: 0,
+            total: 0,
+        }
+    }
+
+    /// Starts the clock.
+    pub fn start(&mut self, now: Instant) {
+        self.measure_from = Some(now + self.warmup);
+        self.stop_at = Some(now + self.warmup + self.window);
+    }
+
+    /// Records an operation that began at `began` and ended at `now`;
+    /// returns whether the window is over (or the clock never started).
+    pub fn record(&mut self, began: Instant, now: Instant) -> bool {
+        let (Some(from), Some(stop)) = (self.measure_from, self.stop_at) else {
+            return true;
+        };
+        self.total += 1;
+        if began >= from {
+            let _ = self.hist.record(((now - began).as_nanos() as u64).max(1));
+            self.measured += 1;
+            self.window_start.get_or_insert(began);
+            self.window_end = Some(now);
+        }
+        now >= stop
+    }
+}
+
 /// One connection, request/response: sends `size` bytes, waits for `size`
 /// bytes back, and issues the next request from the callback in which the
 /// response completed. Round trips are timed with the monotonic clock and
@@ -28,23 +86,12 @@ pub struct RrClient {
     remote: SocketAddrV4,
     req: Vec<u8>,
     buf: Vec<u8>,
-    warmup: Duration,
-    window: Duration,
     conn: Option<ConnId>,
     sent: usize,
     got: usize,
     issued: Option<Instant>,
-    measure_from: Option<Instant>,
-    stop_at: Option<Instant>,
-    /// Round-trip times of the measured window, in nanoseconds.
-    pub hist: Histogram<u64>,
-    /// First and last instant of the measured window.
-    pub window_start: Option<Instant>,
-    pub window_end: Option<Instant>,
-    /// Round trips in the window.
-    pub measured: u64,
-    /// Round trips since the handshake, warm-up included.
-    pub total: u64,
+    /// Round trips since the handshake.
+    pub timed: Timed,
     /// The connection's counters when the window ended.
     pub conn_stats: Option<ConnStats>,
     pub done: bool,
@@ -57,19 +104,11 @@ impl RrClient {
             remote,
             req: vec![0x42; size.max(1)],
             buf: vec![0; size.max(1).max(2048)],
-            warmup,
-            window,
             conn: None,
             sent: 0,
             got: 0,
             issued: None,
-            measure_from: None,
-            stop_at: None,
-            hist: new_histogram(),
-            window_start: None,
-            window_end: None,
-            measured: 0,
-            total: 0,
+            timed: Timed::new(warmup, window),
             conn_stats: None,
             done: false,
             error: None,
@@ -131,20 +170,10 @@ impl RrClient {
     }
 
     fn complete(&mut self, ctx: &mut Ctx<'_>, id: ConnId) {
-        let now = Instant::now();
-        let (Some(issued), Some(from), Some(stop)) = (self.issued, self.measure_from, self.stop_at)
-        else {
+        let Some(issued) = self.issued else {
             return;
         };
-        self.total += 1;
-        if issued >= from {
-            let ns = (now - issued).as_nanos() as u64;
-            let _ = self.hist.record(ns.max(1));
-            self.measured += 1;
-            self.window_start.get_or_insert(issued);
-            self.window_end = Some(now);
-        }
-        if now >= stop {
+        if self.timed.record(issued, Instant::now()) {
             self.conn_stats = ctx.endpoint.conn_stats(id).ok();
             self.done = true;
             return;
@@ -160,9 +189,7 @@ impl App for RrClient {
         }
         match event {
             EndpointEvent::Conn(_, Event::Connected) => {
-                let now = Instant::now();
-                self.measure_from = Some(now + self.warmup);
-                self.stop_at = Some(now + self.warmup + self.window);
+                self.timed.start(Instant::now());
                 self.issue(ctx);
             }
             EndpointEvent::Conn(_, Event::Readable) => self.pull(ctx),
@@ -236,8 +263,7 @@ impl BulkSender {
     }
 
     fn fill(&mut self, ctx: &mut Ctx<'_>) -> bool {
-        let (Some(id), true, false, None) =
-            (self.conn, self.connected, self.finished, &self.error)
+        let (Some(id), true, false, None) = (self.conn, self.connected, self.finished, &self.error)
         else {
             return false;
         };
@@ -272,6 +298,8 @@ impl App for BulkSender {
             EndpointEvent::Conn(_, Event::Error(e)) => {
                 self.error.get_or_insert(format!("connection: {e}"));
             }
+            // After `finish` the server closes its side in answer.
+            EndpointEvent::Conn(_, Event::PeerClosed | Event::Closed) if self.finished => {}
             EndpointEvent::Conn(_, Event::PeerClosed | Event::Closed) => {
                 self.error
                     .get_or_insert("the server closed the connection".into());
@@ -362,20 +390,11 @@ pub struct ConnRateClient {
     remote: SocketAddrV4,
     req: Vec<u8>,
     buf: Vec<u8>,
-    warmup: Duration,
-    window: Duration,
     max_connections: u64,
     /// The open connection, when it was opened, and bytes sent and received.
     current: Option<(ConnId, Instant, usize, usize)>,
-    measure_from: Option<Instant>,
-    stop_at: Option<Instant>,
-    /// Connect-to-echo times of the measured window, nanoseconds.
-    pub hist: Histogram<u64>,
-    pub window_start: Option<Instant>,
-    pub window_end: Option<Instant>,
-    /// Connections completed in the window, and in all.
-    pub measured: u64,
-    pub total: u64,
+    /// Connect-to-echo times.
+    pub timed: Timed,
     /// Segments retransmitted, summed over the completed connections.
     pub retransmits: u64,
     pub stopped: Option<String>,
@@ -395,17 +414,9 @@ impl ConnRateClient {
             remote,
             req: vec![0x43; size.max(1)],
             buf: vec![0; size.max(1).max(2048)],
-            warmup,
-            window,
             max_connections,
             current: None,
-            measure_from: None,
-            stop_at: None,
-            hist: new_histogram(),
-            window_start: None,
-            window_end: None,
-            measured: 0,
-            total: 0,
+            timed: Timed::new(warmup, window),
             retransmits: 0,
             stopped: None,
             done: false,
@@ -416,9 +427,7 @@ impl ConnRateClient {
     /// Starts the clock and opens the first connection (call once the
     /// peer's MAC is known).
     pub fn start(&mut self, ctx: &mut Ctx<'_>) {
-        let now = Instant::now();
-        self.measure_from = Some(now + self.warmup);
-        self.stop_at = Some(now + self.warmup + self.window);
+        self.timed.start(Instant::now());
         self.open(ctx);
     }
 
@@ -428,7 +437,7 @@ impl ConnRateClient {
             Err(e) => {
                 self.stopped = Some(format!(
                     "connect refused by Shunt's endpoint after {} connections: {e}",
-                    self.total
+                    self.timed.total
                 ));
                 self.done = true;
             }
@@ -476,17 +485,8 @@ impl ConnRateClient {
             return self.fail(format!("close: {e}"));
         }
         self.current = None;
-        self.total += 1;
-        let (Some(from), Some(stop)) = (self.measure_from, self.stop_at) else {
-            return;
-        };
-        if opened >= from {
-            let _ = self.hist.record(((now - opened).as_nanos() as u64).max(1));
-            self.measured += 1;
-            self.window_start.get_or_insert(opened);
-            self.window_end = Some(now);
-        }
-        if now >= stop || self.total >= self.max_connections {
+        let over = self.timed.record(opened, now);
+        if over || self.timed.total >= self.max_connections {
             self.done = true;
         } else {
             self.open(ctx);

@@ -33,9 +33,9 @@ use xdp_prog::peer_fault::{self, Direction, PeerFaultCounters, PeerFaults};
 
 use crate::apps::{BulkSender, Discard};
 use crate::cpu::{Work, thread_cpu};
-use crate::timeline::{Timeline, sample_until};
 use crate::ratio;
 use crate::rr::{accept_one, new_hosts};
+use crate::timeline::{Timeline, sample_until};
 use crate::{BenchError, Result, pin};
 
 const KERNEL_PORT: u16 = 7200;
@@ -137,8 +137,9 @@ pub struct ShuntRun {
     /// equal once the sender closed and the receiver read to the end.
     pub sent_bytes: u64,
     pub received_bytes: u64,
-    /// The sender's retransmitted segments over the window (Shunt's
-    /// connection counter, or the kernel sender namespace's).
+    /// The sender's retransmitted segments from the connection's start to
+    /// the window's end (Shunt's connection counter, or the kernel sender
+    /// namespace's).
     pub retransmits: u64,
 }
 
@@ -515,15 +516,7 @@ pub fn kernel_bulk(opts: &BulkOpts, flow: KernelFlow) -> Result<KernelRun> {
             Ok(())
         },
         move |b, received: &AtomicU64, stop, ready| {
-            let end = kernel_receive(
-                b,
-                dst,
-                flow.loss_ppm,
-                received,
-                stop,
-                ready,
-                hard_deadline,
-            )?;
+            let end = kernel_receive(b, dst, flow.loss_ppm, received, stop, ready, hard_deadline)?;
             if let Ok(mut ends) = receiver_ends.lock() {
                 ends.1 = end;
             }
@@ -598,7 +591,8 @@ impl Sender for ShuntSender {
 struct KernelSender {
     sent: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<std::result::Result<Result<SenderEnd>, testhosts::Error>>>,
+    thread:
+        Option<std::thread::JoinHandle<std::result::Result<Result<SenderEnd>, testhosts::Error>>>,
     end: Option<Result<SenderEnd>>,
 }
 
@@ -693,7 +687,12 @@ fn measure_into_shunt(
         let info = sender.conn().ok().and_then(|c| c.1);
         (received.load(Ordering::Relaxed), info)
     };
-    sample_until(&mut timeline, start, Instant::now() + opts.warmup, &mut sample);
+    sample_until(
+        &mut timeline,
+        start,
+        Instant::now() + opts.warmup,
+        &mut sample,
+    );
     let snap = |sender: &dyn Sender| -> Result<_> {
         let (conn, _) = sender.conn()?;
         Ok((
@@ -731,10 +730,8 @@ fn measure_into_shunt(
         bytes: received_bytes,
     };
     let secs = (t1 - t0).as_secs_f64();
-    let retransmits = match (conn_start, conn_end) {
-        (Some(a), Some(b)) => b.retransmits.saturating_sub(a.retransmits),
-        _ => 0,
-    };
+    // From the connection's start, as the kernel's are counted.
+    let retransmits = conn_end.map_or(0, |c| c.retransmits);
     Ok(ShuntRun {
         gbps: (r1 - r0) as f64 * 8.0 / secs / 1e9,
         sent_gbps: (s1 - s0) as f64 * 8.0 / secs / 1e9,
@@ -774,12 +771,9 @@ pub fn shunt_bulk(opts: &BulkOpts, flow: ShuntFlow) -> Result<ShuntRun> {
             let app = BulkSender::new(dst);
             let sent = app.sent.clone();
             let mut app = Some(app);
-            let client = Runtime::start(config(&b), move |_| app.take().expect("one queue"))?;
-            client.resolve_neighbor(a.addr())?;
-            let handle = client
-                .handle(0)
-                .ok_or_else(|| BenchError("the client runtime has no shard".into()))?
-                .clone();
+            let (client, handle) = crate::rr::start_client(config(&b), a.addr(), move |_| {
+                app.take().expect("one queue")
+            })?;
             let ch = handle.clone();
             let mut sender = ShuntSender { handle, sent };
             let cpu = || -> Result<Duration> { Ok(ch.call(|_, _| thread_cpu())?) };
@@ -808,8 +802,7 @@ pub fn kernel_to_shunt_bulk(opts: &BulkOpts, flow: KernelFlow) -> Result<ShuntRu
     let opts = opts.clone();
     hosts.a().run_in(|| -> Result<ShuntRun> {
         pin(0);
-        let (server, _, received) =
-            start_discard(&a, crate::rr::shunt_config(&a, &opts.shard))?;
+        let (server, _, received) = start_discard(&a, crate::rr::shunt_config(&a, &opts.shard))?;
         let sent = Arc::new(AtomicU64::new(0));
         let stop = Arc::new(AtomicBool::new(false));
         let deadline = Instant::now() + opts.warmup + opts.window + DRAIN + GRACE;

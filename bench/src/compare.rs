@@ -318,8 +318,8 @@ impl Machine {
         }
         let cfg = rr::shunt_config(a, shard);
         let modes = a.run_in(|| {
-            let rt = control::Runtime::start(cfg, |_| datapath::apps::EchoServer::new(7399, 1))
-                .ok()?;
+            let rt =
+                control::Runtime::start(cfg, |_| datapath::apps::EchoServer::new(7399, 1)).ok()?;
             let (xdp, xsk) = rt.modes();
             drop(rt.stop());
             Some((xdp, xsk))
@@ -340,10 +340,33 @@ impl Machine {
     }
 }
 
-type Run = Box<dyn FnOnce() -> Result<Figure>>;
+/// A figure to run: its row's fields and the code that measures it.
+struct Planned {
+    workload: Workload,
+    stack: &'static str,
+    label: String,
+    baseline: bool,
+    run: Box<dyn FnOnce() -> Result<Figure>>,
+}
+
+fn item(
+    workload: Workload,
+    stack: &'static str,
+    label: impl Into<String>,
+    baseline: bool,
+    run: impl FnOnce() -> Result<Figure> + 'static,
+) -> Planned {
+    Planned {
+        workload,
+        stack,
+        label: label.into(),
+        baseline,
+        run: Box::new(run),
+    }
+}
 
 /// The figures `opts` asks for, in the order they run.
-fn plan(opts: &CompareOpts) -> Vec<(Workload, &'static str, String, bool, Run)> {
+fn plan(opts: &CompareOpts) -> Vec<Planned> {
     let bulk_opts = BulkOpts {
         warmup: opts.warmup,
         window: opts.window,
@@ -364,7 +387,7 @@ fn plan(opts: &CompareOpts) -> Vec<(Workload, &'static str, String, bool, Run)> 
     };
     let cc = opts.cc;
     let ppm = xdp_prog::Faults::ppm_from_percent(opts.loss_percent);
-    let mut out: Vec<(Workload, &'static str, String, bool, Run)> = Vec::new();
+    let mut out = Vec::new();
     for &w in &opts.workloads {
         match w {
             Workload::Bulk | Workload::Loss => {
@@ -382,100 +405,88 @@ fn plan(opts: &CompareOpts) -> Vec<(Workload, &'static str, String, bool, Run)> 
                 };
                 if !loss {
                     let o = bulk_opts.clone();
-                    out.push((
+                    out.push(item(
                         w,
                         "kernel",
                         format!("kernel -> kernel, {cc}, GSO/TSO"),
                         true,
-                        Box::new(move || Ok(bulk::kernel_bulk(&o, kernel(true))?.into())),
+                        move || Ok(bulk::kernel_bulk(&o, kernel(true))?.into()),
                     ));
                 }
                 let o = bulk_opts.clone();
-                out.push((
+                out.push(item(
                     w,
                     "kernel_no_gso",
                     format!("kernel -> kernel, {cc}, TSO/GSO off"),
                     loss,
-                    Box::new(move || Ok(bulk::kernel_bulk(&o, kernel(false))?.into())),
+                    move || Ok(bulk::kernel_bulk(&o, kernel(false))?.into()),
                 ));
                 let o = bulk_opts.clone();
-                out.push((
+                out.push(item(
                     w,
                     "shunt",
                     format!("Shunt -> Shunt, {cc}"),
                     false,
-                    Box::new(move || Ok(Figure::from_shunt(bulk::shunt_bulk(&o, shunt)?, loss))),
+                    move || Ok(Figure::from_shunt(bulk::shunt_bulk(&o, shunt)?, loss)),
                 ));
                 let o = bulk_opts.clone();
-                out.push((
+                out.push(item(
                     w,
                     "kernel_to_shunt",
                     format!("kernel -> Shunt, {cc}, TSO/GSO off"),
                     false,
-                    Box::new(move || {
+                    move || {
                         let run = bulk::kernel_to_shunt_bulk(&o, kernel(false))?;
                         Ok(Figure::from_shunt(run, loss))
-                    }),
+                    },
                 ));
             }
             Workload::Rr => {
                 let o = rr_opts.clone();
-                out.push((
+                out.push(item(
                     w,
                     "kernel",
-                    "kernel <-> kernel, blocking".into(),
+                    "kernel <-> kernel, blocking",
                     false,
-                    Box::new(move || Ok(rr::kernel_figure(&o, false)?.into())),
+                    move || Ok(rr::kernel_figure(&o, false)?.into()),
                 ));
                 let o = rr_opts.clone();
-                out.push((
+                out.push(item(
                     w,
                     "kernel_busy",
-                    "kernel <-> kernel, busy-polled".into(),
+                    "kernel <-> kernel, busy-polled",
                     true,
-                    Box::new(move || Ok(rr::kernel_figure(&o, true)?.into())),
+                    move || Ok(rr::kernel_figure(&o, true)?.into()),
                 ));
                 let o = rr_opts.clone();
-                out.push((
-                    w,
-                    "shunt",
-                    "Shunt <-> Shunt".into(),
-                    false,
-                    Box::new(move || Ok(rr::shunt_figure(&o)?.into())),
-                ));
+                out.push(item(w, "shunt", "Shunt <-> Shunt", false, move || {
+                    Ok(rr::shunt_figure(&o)?.into())
+                }));
                 let o = rr_opts.clone();
-                out.push((
+                out.push(item(
                     w,
                     "kernel_to_shunt",
-                    "kernel (busy) -> Shunt server".into(),
+                    "kernel (busy) -> Shunt server",
                     false,
-                    Box::new(move || Ok(rr::kernel_to_shunt_figure(&o)?.into())),
+                    move || Ok(rr::kernel_to_shunt_figure(&o)?.into()),
                 ));
             }
             Workload::Connrate => {
                 let o = conn_opts.clone();
-                out.push((
-                    w,
-                    "kernel",
-                    "kernel -> kernel".into(),
-                    true,
-                    Box::new(move || Ok(connrate::kernel_connrate(&o)?.into())),
-                ));
+                out.push(item(w, "kernel", "kernel -> kernel", true, move || {
+                    Ok(connrate::kernel_connrate(&o)?.into())
+                }));
                 let o = conn_opts.clone();
-                out.push((
-                    w,
-                    "shunt",
-                    "Shunt -> Shunt".into(),
-                    false,
-                    Box::new(move || Ok(connrate::shunt_connrate(&o)?.into())),
-                ));
+                out.push(item(w, "shunt", "Shunt -> Shunt", false, move || {
+                    Ok(connrate::shunt_connrate(&o)?.into())
+                }));
                 let o = conn_opts.clone();
-                out.push((
+                out.push(item(
                     w,
                     "kernel_to_shunt",
-                    "kernel -> Shunt server".into(),
+                    "kernel -> Shunt server",
                     false,
-                    Box::new(move || Ok(connrate::kernel_to_shunt_connrate(&o)?.into())),
+                    move || Ok(connrate::kernel_to_shunt_connrate(&o)?.into()),
                 ));
             }
         }
@@ -501,7 +512,14 @@ pub fn measure(opts: &CompareOpts) -> Result<Report> {
         indicatif::ProgressBar::hidden()
     };
     let mut rows = Vec::new();
-    for (workload, stack, label, baseline, run) in plan {
+    for Planned {
+        workload,
+        stack,
+        label,
+        baseline,
+        run,
+    } in plan
+    {
         bar.set_message(format!("{}: {label}", workload.name()));
         let result = run().map_err(|e| e.to_string());
         if let Err(e) = &result {
@@ -623,7 +641,7 @@ pub fn table(opts: &CompareOpts, r: &Report) -> String {
     let m = &r.machine;
     let hz = m.hz();
     let mut out = format!(
-        "machine: {}, {} cores, {} (clock {} MHz, the cycle estimates' basis), Linux {}\n\
+        "machine: {}, {} {} (clock {} MHz, the cycle estimates' basis), Linux {}\n\
          link: {} ({} driver), MTU {}, {} queue(s), XDP {} mode, AF_XDP {} mode\n\
          {} s per figure after {} ms warm-up; server on core 0, client on core 1; Shunt shards busy-poll\n",
         m.cpu,
@@ -827,12 +845,7 @@ pub fn to_json(opts: &CompareOpts, r: &Report) -> Value {
 fn cdf(h: &Histogram<u64>) -> Vec<(f64, f64)> {
     let mut pts: Vec<(f64, f64)> = h
         .iter_recorded()
-        .map(|v| {
-            (
-                v.value_iterated_to() as f64 / 1e3,
-                v.quantile_iterated_to(),
-            )
-        })
+        .map(|v| (v.value_iterated_to() as f64 / 1e3, v.quantile_iterated_to()))
         .collect();
     // At most about 500 points a line.
     let step = pts.len().div_ceil(500).max(1);

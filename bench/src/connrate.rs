@@ -29,9 +29,10 @@ use datapath::tcp::ports::PortRange;
 use testhosts::{Config, Host, TestHosts};
 
 use crate::apps::ConnRateClient;
-use crate::cpu::{Work, thread_cpu};
+use crate::cpu::thread_cpu;
 use crate::rr::{
-    RrFigure, client_loop, new_hosts, read_full, shunt_config, wait_until_done, write_full,
+    RrFigure, client_loop, new_hosts, read_full, shunt_config, start_client, wait_until_done,
+    write_full,
 };
 use crate::{BenchError, Result, pin};
 
@@ -285,14 +286,9 @@ pub fn shunt_connrate(opts: &ConnRateOpts) -> Result<RrFigure> {
             cfg.max_connections = 65_536;
             let (size, warmup, window, max) =
                 (opts.size, opts.warmup, opts.window, opts.max_connections);
-            let client = Runtime::start(cfg, move |_| {
+            let (client, h) = start_client(cfg, a.addr(), move |_| {
                 ConnRateClient::new(dst, size, warmup, window, max)
             })?;
-            client.resolve_neighbor(a.addr())?;
-            let h = client
-                .handle(0)
-                .ok_or_else(|| BenchError("the client runtime has no shard".into()))?
-                .clone();
             let (cpu0, wall0) = (h.call(|_, _| thread_cpu())?, Instant::now());
             h.call(|app, ctx| app.start(ctx))?;
             wait_until_done(&h, warmup + window + GRACE, |app| app.done)?;
@@ -305,29 +301,11 @@ pub fn shunt_connrate(opts: &ConnRateOpts) -> Result<RrFigure> {
             if let Some(e) = app.error {
                 return Err(BenchError(e));
             }
-            let (Some(first), Some(last)) = (app.window_start, app.window_end) else {
-                return Err(BenchError(format!(
-                    "no connection completed in the window{}",
-                    app.stopped.map(|s| format!(" ({s})")).unwrap_or_default()
-                )));
-            };
-            let bytes = app.total * size as u64;
-            Ok(RrFigure {
-                round_trips: app.measured,
-                secs: (last - first).as_secs_f64(),
-                hist: app.hist,
-                work: Work {
-                    client_cpu: cpu,
-                    server_cpu: Duration::ZERO,
-                    wall,
-                    requests: app.total,
-                    bytes: 2 * bytes,
-                },
-                client_bytes: bytes,
-                server_bytes: 0,
-                retransmits: app.retransmits,
-                stopped: app.stopped,
-            })
+            let mut fig = RrFigure::from_timed(app.timed, size, app.stopped)?;
+            fig.work.client_cpu = cpu;
+            fig.work.wall = wall;
+            fig.retransmits = app.retransmits;
+            Ok(fig)
         })?
     })
 }

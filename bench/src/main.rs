@@ -21,9 +21,9 @@ mod plot;
 mod raw;
 mod rr;
 mod signals;
-mod timeline;
 #[cfg(test)]
 mod tests;
+mod timeline;
 
 use std::time::Duration;
 

@@ -248,6 +248,10 @@ mod tests {
             .find(|n| n.has_tag_name("polyline"))
             .and_then(|n| n.attribute("points"))
             .unwrap();
-        assert_eq!(first.split(' ').count(), 2, "NaN and 0 on a log axis are left out");
+        assert_eq!(
+            first.split(' ').count(),
+            2,
+            "NaN and 0 on a log axis are left out"
+        );
     }
 }

@@ -25,7 +25,7 @@ use hdrhistogram::Histogram;
 use testhosts::{Config, Host, TestHosts};
 use xdp_prog::{AttachMode, Steering};
 
-use crate::apps::{RrClient, new_histogram};
+use crate::apps::{RrClient, Timed, new_histogram};
 use crate::bulk::KernelTcpCounters;
 use crate::cpu::{Work, thread_cpu};
 use crate::ratio;
@@ -72,6 +72,33 @@ pub struct RrFigure {
 }
 
 impl RrFigure {
+    /// The figure of a Shunt client's timed operations of `size` bytes each
+    /// way; CPU times, the server's bytes and retransmissions are the
+    /// caller's to fill in. `stopped`: why the run ended early.
+    pub fn from_timed(t: Timed, size: usize, stopped: Option<String>) -> Result<RrFigure> {
+        let (Some(first), Some(last)) = (t.window_start, t.window_end) else {
+            return Err(BenchError(format!(
+                "nothing completed in the window{}",
+                stopped.map(|s| format!(" ({s})")).unwrap_or_default()
+            )));
+        };
+        let bytes = t.total * size as u64;
+        Ok(RrFigure {
+            round_trips: t.measured,
+            secs: (last - first).as_secs_f64(),
+            hist: t.hist,
+            work: Work {
+                requests: t.total,
+                bytes: 2 * bytes,
+                ..Work::default()
+            },
+            client_bytes: bytes,
+            server_bytes: 0,
+            retransmits: 0,
+            stopped,
+        })
+    }
+
     pub fn rate(&self) -> f64 {
         self.round_trips as f64 / self.secs.max(1e-9)
     }
@@ -325,7 +352,11 @@ fn whole(fig: RrFigure) -> Result<RrFigure> {
 
 /// Reads exactly `buf.len()` bytes; false on end of stream. Spins on
 /// `WouldBlock` (non-blocking sockets); gives up at `deadline`.
-pub(crate) fn read_full(s: &mut TcpStream, buf: &mut [u8], deadline: Instant) -> std::io::Result<bool> {
+pub(crate) fn read_full(
+    s: &mut TcpStream,
+    buf: &mut [u8],
+    deadline: Instant,
+) -> std::io::Result<bool> {
     let mut got = 0;
     while got < buf.len() {
         match s.read(&mut buf[got..]) {
@@ -470,6 +501,22 @@ pub(crate) fn shunt_config(host: &Host, shard: &ShardConfig) -> RuntimeConfig {
     cfg
 }
 
+/// Starts a Shunt client runtime (from a thread in its host), learns the
+/// server's MAC, and returns it with its first shard's handle.
+pub(crate) fn start_client<A: datapath::shard::App + 'static>(
+    cfg: RuntimeConfig,
+    server: std::net::Ipv4Addr,
+    make_app: impl FnMut(u32) -> A,
+) -> Result<(Runtime<A>, datapath::shard::ShardHandle<A>)> {
+    let client = Runtime::start(cfg, make_app)?;
+    client.resolve_neighbor(server)?;
+    let h = client
+        .handle(0)
+        .ok_or_else(|| BenchError("the client runtime has no shard".into()))?
+        .clone();
+    Ok((client, h))
+}
+
 /// Shunt echo server in A, Shunt request/response client in B.
 fn shunt_rr(hosts: &TestHosts, opts: &RrOpts) -> Result<(RrFigure, ShuntDetail)> {
     let (a, b) = (hosts.a().clone(), hosts.b().clone());
@@ -486,16 +533,12 @@ fn shunt_rr(hosts: &TestHosts, opts: &RrOpts) -> Result<(RrFigure, ShuntDetail)>
         let client_side = b.run_in(|| -> Result<_> {
             pin(1);
             let (size, warmup, window) = (opts.size, opts.warmup, opts.window);
-            let client = Runtime::start(shunt_config(&b, &opts.shard), move |_| {
+            let (client, h) = start_client(shunt_config(&b, &opts.shard), a.addr(), move |_| {
                 RrClient::new(dst, size, warmup, window)
             })?;
-            client.resolve_neighbor(a.addr())?;
-            let h = client
-                .handle(0)
-                .ok_or_else(|| BenchError("the client runtime has no shard".into()))?
-                .clone();
             let sh = server_shard.clone();
-            let (client_cpu0, server_cpu0) = (h.call(|_, _| thread_cpu())?, sh.call(|_, _| thread_cpu())?);
+            let (client_cpu0, server_cpu0) =
+                (h.call(|_, _| thread_cpu())?, sh.call(|_, _| thread_cpu())?);
             let wall0 = Instant::now();
             h.call(|app, ctx| app.start(ctx))?;
             wait_until_done(&h, warmup + window + GRACE, |app| app.done)?;
@@ -515,29 +558,17 @@ fn shunt_rr(hosts: &TestHosts, opts: &RrOpts) -> Result<(RrFigure, ShuntDetail)>
         if let Some(e) = app.error {
             return Err(BenchError(e));
         }
-        let (Some(first), Some(last)) = (app.window_start, app.window_end) else {
-            return Err(BenchError("no round trip completed in the window".into()));
-        };
-        let bytes = app.total * opts.size as u64;
+        let total = app.timed.total;
+        let mut fig = RrFigure::from_timed(app.timed, opts.size, None)?;
+        fig.work.client_cpu = client_cpu;
+        fig.work.server_cpu = server_cpu;
+        fig.work.wall = wall;
+        fig.server_bytes = echoed;
+        fig.retransmits = app.conn_stats.map_or(0, |c| c.retransmits);
         Ok((
-            RrFigure {
-                round_trips: app.measured,
-                secs: (last - first).as_secs_f64(),
-                hist: app.hist,
-                work: Work {
-                    client_cpu,
-                    server_cpu,
-                    wall,
-                    requests: app.total,
-                    bytes: 2 * bytes,
-                },
-                client_bytes: bytes,
-                server_bytes: echoed,
-                retransmits: app.conn_stats.map_or(0, |c| c.retransmits),
-                stopped: None,
-            },
+            fig,
             ShuntDetail {
-                total: app.total,
+                total,
                 client: client_stats,
                 server: server_stats,
                 conn: app.conn_stats,
