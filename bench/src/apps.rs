@@ -3,6 +3,7 @@
 //! side of request/response is the datapath's `EchoServer` (a response is the
 //! echo of the request).
 
+use std::collections::VecDeque;
 use std::net::SocketAddrV4;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -53,6 +54,10 @@ impl Timed {
         }
     }
 
+    pub fn started(&self) -> bool {
+        self.stop_at.is_some()
+    }
+
     /// Starts the clock.
     pub fn start(&mut self, now: Instant) {
         self.measure_from = Some(now + self.warmup);
@@ -76,50 +81,82 @@ impl Timed {
     }
 }
 
-/// One connection, request/response: sends `size` bytes, waits for `size`
-/// bytes back, and issues the next request from the callback in which the
-/// response completed. Round trips are timed with the monotonic clock and
-/// recorded once `warmup` has passed since the handshake; after `window` more
-/// it stops issuing requests and sets `done`.
+/// Request/response over `conns` connections with `depth` requests of
+/// `size` bytes in flight on each: every `size` bytes of response complete
+/// the oldest request of their connection, and the next request is issued
+/// from the same callback. Requests are timed with the monotonic clock from
+/// issue to the last byte of their response ([`Timed`], started when the
+/// first connection is up). Once the window is over no request is issued;
+/// the client reads those in flight and sets `done`, so that both ends saw
+/// the same bytes.
 #[derive(Debug)]
 pub struct RrClient {
     remote: SocketAddrV4,
     req: Vec<u8>,
     buf: Vec<u8>,
-    conn: Option<ConnId>,
-    sent: usize,
-    got: usize,
-    issued: Option<Instant>,
-    /// Round trips since the handshake.
+    conns: usize,
+    depth: usize,
+    flights: Vec<Flight>,
+    over: bool,
+    /// Round trips since the first connection was up.
     pub timed: Timed,
-    /// The connection's counters when the window ended.
+    /// The first connection's counters at the end.
     pub conn_stats: Option<ConnStats>,
+    /// Segments retransmitted, summed over the connections at the end.
+    pub retransmits: u64,
     pub done: bool,
     pub error: Option<String>,
 }
 
+/// One connection of an [`RrClient`].
+#[derive(Debug)]
+struct Flight {
+    id: ConnId,
+    /// When each request in flight was issued, oldest first.
+    issued: VecDeque<Instant>,
+    /// Request bytes the send buffer has not taken yet.
+    unsent: usize,
+    /// Bytes of the oldest request's response received so far.
+    got: usize,
+}
+
 impl RrClient {
-    pub fn new(remote: SocketAddrV4, size: usize, warmup: Duration, window: Duration) -> RrClient {
+    pub fn new(
+        remote: SocketAddrV4,
+        size: usize,
+        conns: usize,
+        depth: usize,
+        warmup: Duration,
+        window: Duration,
+    ) -> RrClient {
         RrClient {
             remote,
             req: vec![0x42; size.max(1)],
-            buf: vec![0; size.max(1).max(2048)],
-            conn: None,
-            sent: 0,
-            got: 0,
-            issued: None,
+            buf: vec![0; CHUNK],
+            conns: conns.max(1),
+            depth: depth.max(1),
+            flights: Vec::new(),
+            over: false,
             timed: Timed::new(warmup, window),
             conn_stats: None,
+            retransmits: 0,
             done: false,
             error: None,
         }
     }
 
-    /// Opens the connection (call once the peer's MAC is known).
+    /// Opens the connections (call once the peer's MAC is known).
     pub fn start(&mut self, ctx: &mut Ctx<'_>) {
-        match ctx.endpoint.connect(ctx.now, self.remote) {
-            Ok(id) => self.conn = Some(id),
-            Err(e) => self.fail(format!("connect: {e}")),
+        for _ in 0..self.conns {
+            match ctx.endpoint.connect(ctx.now, self.remote) {
+                Ok(id) => self.flights.push(Flight {
+                    id,
+                    issued: VecDeque::with_capacity(self.depth),
+                    unsent: 0,
+                    got: 0,
+                }),
+                Err(e) => return self.fail(format!("connect: {e}")),
+            }
         }
     }
 
@@ -128,57 +165,68 @@ impl RrClient {
         self.done = true;
     }
 
-    fn issue(&mut self, ctx: &mut Ctx<'_>) {
-        self.sent = 0;
-        self.got = 0;
-        self.issued = Some(Instant::now());
-        self.push(ctx);
+    fn flight(&self, id: ConnId) -> Option<usize> {
+        self.flights.iter().position(|f| f.id == id)
     }
 
-    fn push(&mut self, ctx: &mut Ctx<'_>) {
-        let Some(id) = self.conn else { return };
-        while self.sent < self.req.len() {
-            match ctx.endpoint.send(id, &self.req[self.sent..]) {
+    fn issue(&mut self, i: usize, n: usize) {
+        let size = self.req.len();
+        let f = &mut self.flights[i];
+        for _ in 0..n {
+            f.issued.push_back(Instant::now());
+            f.unsent += size;
+        }
+    }
+
+    fn push(&mut self, ctx: &mut Ctx<'_>, i: usize) {
+        let size = self.req.len();
+        let f = &mut self.flights[i];
+        while f.unsent > 0 {
+            // The unsent bytes end on a request's end.
+            let from = (size - f.unsent % size) % size;
+            match ctx.endpoint.send(f.id, &self.req[from..]) {
                 Ok(0) => return,
-                Ok(n) => self.sent += n,
+                Ok(n) => f.unsent -= n,
                 Err(e) => return self.fail(format!("send: {e}")),
             }
         }
     }
 
-    fn pull(&mut self, ctx: &mut Ctx<'_>) {
-        let Some(id) = self.conn else { return };
+    fn pull(&mut self, ctx: &mut Ctx<'_>, i: usize) {
+        let size = self.req.len();
         loop {
-            match ctx.endpoint.recv(id, &mut self.buf) {
-                Ok(0) => return,
-                Ok(n) => self.got += n,
+            let n = match ctx.endpoint.recv(self.flights[i].id, &mut self.buf) {
+                Ok(0) => break,
+                Ok(n) => n,
                 Err(EndpointError::Conn(ConnError::Finished)) => {
                     return self.fail("the server closed the connection".into());
                 }
                 Err(e) => return self.fail(format!("recv: {e}")),
+            };
+            let f = &mut self.flights[i];
+            f.got += n;
+            let mut next = 0;
+            while f.got >= size {
+                f.got -= size;
+                let Some(began) = f.issued.pop_front() else {
+                    return self.fail("a response longer than the requests".into());
+                };
+                self.over |= self.timed.record(began, Instant::now());
+                next += usize::from(!self.over);
             }
-            if self.got >= self.req.len() {
-                if self.got > self.req.len() {
-                    return self.fail("the response is longer than the request".into());
-                }
-                self.complete(ctx, id);
-                if self.done {
-                    return;
-                }
-            }
+            self.issue(i, next);
         }
-    }
-
-    fn complete(&mut self, ctx: &mut Ctx<'_>, id: ConnId) {
-        let Some(issued) = self.issued else {
-            return;
-        };
-        if self.timed.record(issued, Instant::now()) {
-            self.conn_stats = ctx.endpoint.conn_stats(id).ok();
+        self.push(ctx, i);
+        if self.over && self.flights.iter().all(|f| f.issued.is_empty()) {
+            let stats: Vec<ConnStats> = self
+                .flights
+                .iter()
+                .filter_map(|f| ctx.endpoint.conn_stats(f.id).ok())
+                .collect();
+            self.retransmits = stats.iter().map(|c| c.retransmits).sum();
+            self.conn_stats = stats.first().copied();
             self.done = true;
-            return;
         }
-        self.issue(ctx);
     }
 }
 
@@ -187,19 +235,30 @@ impl App for RrClient {
         if self.done {
             return;
         }
-        match event {
-            EndpointEvent::Conn(_, Event::Connected) => {
-                self.timed.start(Instant::now());
-                self.issue(ctx);
+        let (id, ev) = match event {
+            EndpointEvent::Conn(id, ev) => (id, ev),
+            EndpointEvent::Unreachable(_, ip) => {
+                return self.fail(format!("no ARP reply from {ip}"));
             }
-            EndpointEvent::Conn(_, Event::Readable) => self.pull(ctx),
-            EndpointEvent::Conn(_, Event::Writable) => self.push(ctx),
-            EndpointEvent::Conn(_, Event::PeerClosed | Event::Closed) => {
+            EndpointEvent::Acceptable(_) => return,
+        };
+        let Some(i) = self.flight(id) else {
+            return;
+        };
+        match ev {
+            Event::Connected => {
+                if !self.timed.started() {
+                    self.timed.start(Instant::now());
+                }
+                self.issue(i, self.depth);
+                self.push(ctx, i);
+            }
+            Event::Readable => self.pull(ctx, i),
+            Event::Writable => self.push(ctx, i),
+            Event::PeerClosed | Event::Closed => {
                 self.fail("the server closed the connection".into())
             }
-            EndpointEvent::Conn(_, Event::Error(e)) => self.fail(format!("connection: {e}")),
-            EndpointEvent::Unreachable(_, ip) => self.fail(format!("no ARP reply from {ip}")),
-            EndpointEvent::Acceptable(_) => {}
+            Event::Error(e) => self.fail(format!("connection: {e}")),
         }
     }
 }

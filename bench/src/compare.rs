@@ -74,6 +74,9 @@ pub struct CompareOpts {
     pub window: Duration,
     /// Request and response size of `rr`, bytes.
     pub rr_size: usize,
+    /// Connections of `rr`, and requests in flight on each.
+    pub rr_conns: usize,
+    pub rr_depth: usize,
     /// Request and response size of `connrate`, bytes.
     pub conn_size: usize,
     /// Connections per `connrate` figure at most.
@@ -99,6 +102,7 @@ impl CompareOpts {
                 "windows of at most 600 s and warm-ups of at most 60 s".into(),
             ));
         }
+        self.rr_opts().check()?;
         if !(1..=1400).contains(&self.rr_size) || !(1..=1400).contains(&self.conn_size) {
             return Err(BenchError(format!(
                 "request sizes must be 1..=1400 bytes (one frame each way); got rr {} and connrate {}",
@@ -118,6 +122,17 @@ impl CompareOpts {
             )));
         }
         Ok(())
+    }
+
+    fn rr_opts(&self) -> RrOpts {
+        RrOpts {
+            size: self.rr_size,
+            conns: self.rr_conns,
+            depth: self.rr_depth,
+            warmup: self.warmup,
+            window: self.window,
+            shard: self.shard.clone(),
+        }
     }
 }
 
@@ -372,12 +387,7 @@ fn plan(opts: &CompareOpts) -> Vec<Planned> {
         window: opts.window,
         shard: opts.shard.clone(),
     };
-    let rr_opts = RrOpts {
-        size: opts.rr_size,
-        warmup: opts.warmup,
-        window: opts.window,
-        shard: opts.shard.clone(),
-    };
+    let rr_opts = opts.rr_opts();
     let conn_opts = ConnRateOpts {
         size: opts.conn_size,
         warmup: opts.warmup,
@@ -622,8 +632,8 @@ fn heading(opts: &CompareOpts, w: Workload) -> String {
     match w {
         Workload::Bulk => "bulk: one connection, one direction (Gbit/s; cycles per byte)".into(),
         Workload::Rr => format!(
-            "request/response: one connection, {} B each way (round trips/s; cycles per round trip)",
-            opts.rr_size
+            "request/response: {} connection(s), {} request(s) in flight on each, {} B each way (round trips/s; cycles per round trip)",
+            opts.rr_conns, opts.rr_depth, opts.rr_size
         ),
         Workload::Connrate => format!(
             "connection rate: connect, {} B each way, close, one at a time (connections/s; cycles per connection)",
@@ -831,6 +841,8 @@ pub fn to_json(opts: &CompareOpts, r: &Report) -> Value {
             "warmup_s": opts.warmup.as_secs_f64(),
             "window_s": opts.window.as_secs_f64(),
             "rr_size": opts.rr_size,
+            "rr_conns": opts.rr_conns,
+            "rr_depth": opts.rr_depth,
             "conn_size": opts.conn_size,
             "max_connections": opts.max_connections,
             "loss_percent": opts.loss_percent,

@@ -18,7 +18,6 @@
 
 use std::io::{ErrorKind, Read};
 use std::net::{SocketAddrV4, TcpListener, TcpStream};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -31,8 +30,8 @@ use testhosts::{Config, Host, TestHosts};
 use crate::apps::ConnRateClient;
 use crate::cpu::thread_cpu;
 use crate::rr::{
-    RrFigure, client_loop, new_hosts, read_full, shunt_config, start_client, wait_until_done,
-    write_full,
+    RrFigure, client_loop, kernel_pair, new_hosts, read_full, shunt_config, start_client,
+    wait_until_done, write_full,
 };
 use crate::{BenchError, Result, pin};
 
@@ -133,7 +132,7 @@ fn kernel_server(
     dst: SocketAddrV4,
     size: usize,
     stop: &AtomicBool,
-    ready: impl FnOnce(),
+    ready: &dyn Fn(),
     deadline: Instant,
 ) -> Result<(Duration, u64)> {
     let l = socket2::Socket::from(TcpListener::bind(dst)?);
@@ -180,45 +179,15 @@ fn kernel_server(
 pub fn kernel_connrate(opts: &ConnRateOpts) -> Result<RrFigure> {
     check(opts)?;
     let hosts = new_hosts(Config::default())?;
-    let (a, b) = (hosts.a().clone(), hosts.b().clone());
-    widen_kernel_ports(&b)?;
-    let dst = SocketAddrV4::new(a.addr(), KERNEL_PORT);
+    widen_kernel_ports(hosts.b())?;
+    let dst = SocketAddrV4::new(hosts.a().addr(), KERNEL_PORT);
     let deadline = Instant::now() + opts.warmup + opts.window + GRACE;
-    let stop = Arc::new(AtomicBool::new(false));
-    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let size = opts.size;
-    let server = {
-        let stop = stop.clone();
-        a.spawn_thread(move || {
-            pin(0);
-            kernel_server(
-                dst,
-                size,
-                &stop,
-                move || {
-                    let _ = ready_tx.send(());
-                },
-                deadline,
-            )
-        })
-    };
-    let fig = match ready_rx.recv_timeout(Duration::from_secs(5)) {
-        Ok(()) => b
-            .run_in(|| {
-                pin(1);
-                kernel_client(dst, opts)
-            })
-            .map_err(BenchError::from)
-            .and_then(|r| r),
-        Err(_) => Err(BenchError("the server did not start".into())),
-    };
-    stop.store(true, Ordering::Relaxed);
-    let served = server
-        .join()
-        .map_err(|_| BenchError("the server panicked".into()))?;
-    let mut fig = fig?;
-    (fig.work.server_cpu, fig.server_bytes) = served??;
-    Ok(fig)
+    kernel_pair(
+        &hosts,
+        move |stop, ready| kernel_server(dst, size, stop, ready, deadline),
+        || kernel_client(dst, opts),
+    )
 }
 
 fn shunt_server_config(host: &Host, opts: &ConnRateOpts) -> RuntimeConfig {

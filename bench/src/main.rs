@@ -17,6 +17,7 @@ mod connrate;
 mod cpu;
 mod demo;
 mod frames;
+mod pipeline;
 mod plot;
 mod raw;
 mod rr;
@@ -114,6 +115,13 @@ enum Cmd {
         /// Request and response size of request/response, bytes.
         #[arg(long, default_value_t = 64)]
         size: usize,
+        /// Connections of request/response.
+        #[arg(long, default_value_t = 1)]
+        conns: usize,
+        /// Requests in flight on each request/response connection
+        /// (pipelining).
+        #[arg(long, default_value_t = 1)]
+        depth: usize,
         /// Request and response size of the connection-rate workload, bytes.
         #[arg(long, default_value_t = 1)]
         conn_size: usize,
@@ -171,6 +179,8 @@ fn main() {
             seconds,
             warmup_ms,
             size,
+            conns,
+            depth,
             conn_size,
             max_connections,
             loss,
@@ -193,6 +203,8 @@ fn main() {
                         warmup: Duration::from_millis(warmup_ms),
                         window,
                         rr_size: size,
+                        rr_conns: conns,
+                        rr_depth: depth,
                         conn_size,
                         max_connections,
                         loss_percent: loss,

@@ -41,6 +41,9 @@ const GRACE: Duration = Duration::from_secs(5);
 #[derive(Debug, Clone)]
 pub struct RrOpts {
     pub size: usize,
+    /// Connections, each with `depth` requests in flight.
+    pub conns: usize,
+    pub depth: usize,
     pub warmup: Duration,
     pub window: Duration,
     /// Both Shunt shards poll like this.
@@ -140,6 +143,8 @@ pub fn run(seconds: u64, size: usize, idle_turns: Option<u32>) -> Result<()> {
     }
     let opts = RrOpts {
         size,
+        conns: 1,
+        depth: 1,
         warmup: crate::raw::WARMUP,
         window: Duration::from_secs(seconds.max(1)),
         shard,
@@ -150,14 +155,32 @@ pub fn run(seconds: u64, size: usize, idle_turns: Option<u32>) -> Result<()> {
     Ok(())
 }
 
+impl RrOpts {
+    /// Refuses what no figure could run with.
+    pub fn check(&self) -> Result<()> {
+        if !(1..=1400).contains(&self.size) {
+            return Err(BenchError(format!(
+                "request size {} is outside 1..=1400 (one frame each way)",
+                self.size
+            )));
+        }
+        if !(1..=MAX_CONNS).contains(&self.conns) || !(1..=MAX_DEPTH).contains(&self.depth) {
+            return Err(BenchError(format!(
+                "{} connections with {} requests in flight each: connections must be 1..={MAX_CONNS}, requests in flight 1..={MAX_DEPTH}",
+                self.conns, self.depth
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Connections and requests in flight per connection at most.
+pub const MAX_CONNS: usize = 64;
+pub const MAX_DEPTH: usize = 64;
+
 /// Runs the four figures, each on fresh test hosts.
 pub fn measure_all(opts: &RrOpts) -> Result<RrReport> {
-    if !(1..=1400).contains(&opts.size) {
-        return Err(BenchError(format!(
-            "request size {} is outside 1..=1400 (one frame each way)",
-            opts.size
-        )));
-    }
+    opts.check()?;
     let kernel_blocking = kernel_figure(opts, false)?;
     let kernel_busy = kernel_figure(opts, true)?;
     let (shunt, shunt_detail) = shunt_rr(&new_hosts(Config::default())?, opts)
@@ -179,6 +202,7 @@ pub fn measure_all(opts: &RrOpts) -> Result<RrReport> {
 /// The kernel on both ends, blocking or busy-polled, on test hosts of its
 /// own.
 pub fn kernel_figure(opts: &RrOpts, busy: bool) -> Result<RrFigure> {
+    opts.check()?;
     let how = if busy { "busy-polled" } else { "blocking" };
     kernel_rr(&new_hosts(Config::default())?, opts, busy)
         .map_err(|e| BenchError(format!("kernel rr ({how}): {e}")))
@@ -186,6 +210,7 @@ pub fn kernel_figure(opts: &RrOpts, busy: bool) -> Result<RrFigure> {
 
 /// Shunt on both ends, on test hosts of its own.
 pub fn shunt_figure(opts: &RrOpts) -> Result<RrFigure> {
+    opts.check()?;
     shunt_rr(&new_hosts(Config::default())?, opts)
         .map(|(fig, _)| fig)
         .map_err(|e| BenchError(format!("Shunt rr: {e}")))
@@ -194,6 +219,7 @@ pub fn shunt_figure(opts: &RrOpts) -> Result<RrFigure> {
 /// A busy-polled kernel client against a Shunt server, on test hosts of
 /// its own.
 pub fn kernel_to_shunt_figure(opts: &RrOpts) -> Result<RrFigure> {
+    opts.check()?;
     kernel_client_shunt_server(&new_hosts(Config::default())?, opts)
         .map_err(|e| BenchError(format!("kernel client, Shunt server: {e}")))
 }
@@ -421,73 +447,119 @@ pub(crate) fn accept_one(
     }
 }
 
+/// A kernel client's part (on a thread in B): `opts.conns` connections to
+/// `dst`, with `opts.depth` requests in flight on each; `busy`: spinning on
+/// non-blocking sockets. One connection with one request at a time is a
+/// plain loop of `write` and `read`, blocking or spinning.
+fn kernel_client(
+    dst: SocketAddrV4,
+    opts: &RrOpts,
+    busy: bool,
+    deadline: Instant,
+) -> Result<RrFigure> {
+    let mut socks = (0..opts.conns)
+        .map(|_| TcpStream::connect_timeout(&dst.into(), Duration::from_secs(3)))
+        .collect::<std::io::Result<Vec<_>>>()?;
+    if opts.conns > 1 || opts.depth > 1 {
+        let timed = Timed::new(opts.warmup, opts.window);
+        return crate::pipeline::client(&mut socks, opts.size, opts.depth, timed, busy, deadline);
+    }
+    let Some(mut s) = socks.pop() else {
+        return Err(BenchError("no connection".into()));
+    };
+    s.set_nodelay(true)?;
+    if busy {
+        s.set_nonblocking(true)?;
+    } else {
+        s.set_read_timeout(Some(Duration::from_millis(100)))?;
+    }
+    let req = vec![0x42u8; opts.size];
+    let mut resp = vec![0u8; opts.size];
+    let start = Instant::now();
+    let (from, stop_at) = (start + opts.warmup, start + opts.warmup + opts.window);
+    whole(client_loop(from, stop_at, opts.size, || {
+        write_full(&mut s, &req, deadline)?;
+        read_full(&mut s, &mut resp, deadline)
+    })?)
+}
+
 /// Kernel client in B, kernel echo server in A, TCP_NODELAY on both;
 /// `busy`: both sockets non-blocking and spinning.
 fn kernel_rr(hosts: &TestHosts, opts: &RrOpts, busy: bool) -> Result<RrFigure> {
-    let (a, b) = (hosts.a().clone(), hosts.b().clone());
-    let dst = SocketAddrV4::new(a.addr(), KERNEL_PORT);
+    let dst = SocketAddrV4::new(hosts.a().addr(), KERNEL_PORT);
     let hard_deadline = Instant::now() + opts.warmup + opts.window + GRACE;
-    let size = opts.size;
+    let (size, conns) = (opts.size, opts.conns);
+    let server = move |stop: &AtomicBool, ready: &dyn Fn()| -> Result<(Duration, u64)> {
+        let l = TcpListener::bind(dst)?;
+        ready();
+        let mut socks = Vec::with_capacity(conns);
+        while socks.len() < conns {
+            let Some(s) = accept_one(&l, stop, hard_deadline)? else {
+                return Ok((Duration::ZERO, 0));
+            };
+            socks.push(s);
+        }
+        if conns > 1 {
+            return crate::pipeline::echo_server(socks, busy, hard_deadline);
+        }
+        let Some(mut s) = socks.pop() else {
+            return Ok((Duration::ZERO, 0));
+        };
+        let cpu0 = thread_cpu();
+        s.set_nodelay(true)?;
+        if busy {
+            s.set_nonblocking(true)?;
+        } else {
+            s.set_read_timeout(Some(Duration::from_millis(100)))?;
+        }
+        let mut buf = vec![0u8; size];
+        let mut echoed = 0u64;
+        while read_full(&mut s, &mut buf, hard_deadline)? {
+            write_full(&mut s, &buf, hard_deadline)?;
+            echoed += size as u64;
+        }
+        Ok((thread_cpu() - cpu0, echoed))
+    };
+    kernel_pair(hosts, server, || {
+        kernel_client(dst, opts, busy, hard_deadline)
+    })
+}
+
+/// Runs a kernel server in A (core 0) and, once it is ready, a kernel
+/// client in B (core 1); then stops the server and puts its CPU time and
+/// the bytes it echoed into the client's figure.
+pub(crate) fn kernel_pair(
+    hosts: &TestHosts,
+    server: impl FnOnce(&AtomicBool, &dyn Fn()) -> Result<(Duration, u64)> + Send + 'static,
+    client: impl FnOnce() -> Result<RrFigure> + Send,
+) -> Result<RrFigure> {
     let stop = Arc::new(AtomicBool::new(false));
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let server = {
         let stop = stop.clone();
-        a.spawn_thread(move || -> Result<(Duration, u64)> {
+        hosts.a().spawn_thread(move || {
             pin(0);
-            let l = TcpListener::bind(dst)?;
-            let _ = ready_tx.send(());
-            let Some(mut s) = accept_one(&l, &stop, hard_deadline)? else {
-                return Ok((Duration::ZERO, 0));
-            };
-            let cpu0 = thread_cpu();
-            s.set_nodelay(true)?;
-            if busy {
-                s.set_nonblocking(true)?;
-            } else {
-                s.set_read_timeout(Some(Duration::from_millis(100)))?;
-            }
-            let mut buf = vec![0u8; size];
-            let mut echoed = 0u64;
-            while read_full(&mut s, &mut buf, hard_deadline)? {
-                write_full(&mut s, &buf, hard_deadline)?;
-                echoed += size as u64;
-            }
-            Ok((thread_cpu() - cpu0, echoed))
-        })
-    };
-    let ready = ready_rx.recv_timeout(Duration::from_secs(5));
-    let client = ready.is_ok().then(|| {
-        let warmup = opts.warmup;
-        let window = opts.window;
-        b.spawn_thread(move || -> Result<RrFigure> {
-            pin(1);
-            let mut s = TcpStream::connect_timeout(&dst.into(), Duration::from_secs(3))?;
-            s.set_nodelay(true)?;
-            if busy {
-                s.set_nonblocking(true)?;
-            } else {
-                s.set_read_timeout(Some(Duration::from_millis(100)))?;
-            }
-            let req = vec![0x42u8; size];
-            let mut resp = vec![0u8; size];
-            let start = Instant::now();
-            client_loop(start + warmup, start + warmup + window, size, || {
-                write_full(&mut s, &req, hard_deadline)?;
-                read_full(&mut s, &mut resp, hard_deadline)
+            server(&stop, &move || {
+                let _ = ready_tx.send(());
             })
         })
-    });
-    let fig = match client {
-        Some(c) => c
-            .join()
-            .map_err(|_| BenchError("the client panicked".into()))??,
-        None => Err(BenchError("the server did not start".into())),
+    };
+    let fig = match ready_rx.recv_timeout(Duration::from_secs(5)) {
+        Ok(()) => hosts
+            .b()
+            .run_in(|| {
+                pin(1);
+                client()
+            })
+            .map_err(BenchError::from)
+            .and_then(|r| r),
+        Err(_) => Err(BenchError("the server did not start".into())),
     };
     stop.store(true, Ordering::Relaxed);
     let served = server
         .join()
         .map_err(|_| BenchError("the server panicked".into()))?;
-    let mut fig = whole(fig?)?;
+    let mut fig = fig?;
     (fig.work.server_cpu, fig.server_bytes) = served??;
     Ok(fig)
 }
@@ -533,8 +605,9 @@ fn shunt_rr(hosts: &TestHosts, opts: &RrOpts) -> Result<(RrFigure, ShuntDetail)>
         let client_side = b.run_in(|| -> Result<_> {
             pin(1);
             let (size, warmup, window) = (opts.size, opts.warmup, opts.window);
+            let (conns, depth) = (opts.conns, opts.depth);
             let (client, h) = start_client(shunt_config(&b, &opts.shard), a.addr(), move |_| {
-                RrClient::new(dst, size, warmup, window)
+                RrClient::new(dst, size, conns, depth, warmup, window)
             })?;
             let sh = server_shard.clone();
             let (client_cpu0, server_cpu0) =
@@ -564,7 +637,7 @@ fn shunt_rr(hosts: &TestHosts, opts: &RrOpts) -> Result<(RrFigure, ShuntDetail)>
         fig.work.server_cpu = server_cpu;
         fig.work.wall = wall;
         fig.server_bytes = echoed;
-        fig.retransmits = app.conn_stats.map_or(0, |c| c.retransmits);
+        fig.retransmits = app.retransmits;
         Ok((
             fig,
             ShuntDetail {
@@ -704,25 +777,11 @@ fn kernel_client_shunt_server(hosts: &TestHosts, opts: &RrOpts) -> Result<RrFigu
         let fig = b.run_in(|| -> Result<RrFigure> {
             pin(1);
             let hard_deadline = Instant::now() + opts.warmup + opts.window + GRACE;
-            let mut s = TcpStream::connect_timeout(&dst.into(), Duration::from_secs(3))?;
-            s.set_nodelay(true)?;
-            s.set_nonblocking(true)?;
-            let req = vec![0x42u8; opts.size];
-            let mut resp = vec![0u8; opts.size];
-            let start = Instant::now();
-            client_loop(
-                start + opts.warmup,
-                start + opts.warmup + opts.window,
-                opts.size,
-                || {
-                    write_full(&mut s, &req, hard_deadline)?;
-                    read_full(&mut s, &mut resp, hard_deadline)
-                },
-            )
+            kernel_client(dst, &opts, true, hard_deadline)
         })?;
         let server_cpu = sh.call(|_, _| thread_cpu())? - server_cpu0;
         let echoed = server.stop().iter().map(|e| e.echoed).sum();
-        let mut fig = whole(fig?)?;
+        let mut fig = fig?;
         fig.work.server_cpu = server_cpu;
         fig.server_bytes = echoed;
         Ok(fig)

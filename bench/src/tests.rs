@@ -32,6 +32,8 @@ fn sane(name: &str, f: &RrFigure) {
 fn quick_rr_gives_round_trips_and_ordered_percentiles() {
     let opts = RrOpts {
         size: 64,
+        conns: 1,
+        depth: 1,
         warmup: Duration::from_millis(50),
         window: Duration::from_millis(200),
         shard: ShardConfig::blocking(),
@@ -44,6 +46,38 @@ fn quick_rr_gives_round_trips_and_ordered_percentiles() {
     sane("raw", &r.raw);
     assert!(r.shunt_detail.total >= r.shunt.round_trips);
     assert!(r.shunt_detail.client.tx_frames >= r.shunt_detail.total);
+}
+
+#[test]
+fn quick_rr_with_several_connections_and_requests_in_flight() {
+    let opts = RrOpts {
+        size: 100,
+        conns: 3,
+        depth: 4,
+        warmup: Duration::from_millis(50),
+        window: Duration::from_millis(300),
+        shard: ShardConfig::blocking(),
+    };
+    let figures = [
+        ("kernel blocking", rr::kernel_figure(&opts, false)),
+        ("kernel busy", rr::kernel_figure(&opts, true)),
+        ("Shunt", rr::shunt_figure(&opts)),
+        (
+            "kernel client, Shunt server",
+            rr::kernel_to_shunt_figure(&opts),
+        ),
+    ];
+    for (name, f) in figures {
+        let f = f.unwrap_or_else(|e| panic!("{name}: {e}"));
+        sane(name, &f);
+        assert!(
+            f.client_bytes > 0 && f.client_bytes == f.server_bytes,
+            "{name}: client {} bytes, server echoed {}",
+            f.client_bytes,
+            f.server_bytes
+        );
+        assert_eq!(f.client_bytes, f.work.requests * 100, "{name}");
+    }
 }
 
 #[test]
@@ -117,6 +151,8 @@ fn quick_compare_runs_every_workload_on_every_stack() {
         // One 200 ms RTO under 1% loss cannot empty a window this long.
         window: Duration::from_millis(1000),
         rr_size: 64,
+        rr_conns: 1,
+        rr_depth: 1,
         conn_size: 1,
         max_connections: 20_000,
         loss_percent: 1.0,
@@ -289,6 +325,8 @@ fn compare_refuses_bad_options_with_a_reason() {
         warmup: Duration::from_millis(100),
         window: Duration::from_secs(1),
         rr_size: 64,
+        rr_conns: 1,
+        rr_depth: 1,
         conn_size: 1,
         max_connections: 1000,
         loss_percent: 1.0,
