@@ -877,6 +877,21 @@ pub fn write_plots(dir: &Path, r: &Report) -> Result<Vec<String>> {
         files.push(name);
         Ok(())
     };
+    // The measured window of a workload's first flow (the others' differ by
+    // milliseconds).
+    let marks = |w: Workload| -> Vec<(f64, String)> {
+        r.rows
+            .iter()
+            .filter(|row| row.workload == w)
+            .find_map(|row| row.figure()?.timeline.as_ref())
+            .map(|tl| {
+                vec![
+                    (tl.window.0, "window starts".to_string()),
+                    (tl.window.1, "window ends".to_string()),
+                ]
+            })
+            .unwrap_or_default()
+    };
     for w in [Workload::Bulk, Workload::Loss] {
         let series: Vec<Series> = r
             .rows
@@ -899,6 +914,7 @@ pub fn write_plots(dir: &Path, r: &Report) -> Result<Vec<String>> {
                     y_label: "Gbit/s".into(),
                     log_x: false,
                     series,
+                    marks: marks(w),
                 }],
             )?;
         }
@@ -924,6 +940,7 @@ pub fn write_plots(dir: &Path, r: &Report) -> Result<Vec<String>> {
                     y_label: "fraction at or below".into(),
                     log_x: true,
                     series,
+                    marks: Vec::new(),
                 }],
             )?;
         }
@@ -950,6 +967,10 @@ pub fn write_plots(dir: &Path, r: &Report) -> Result<Vec<String>> {
                 name: name.into(),
                 points,
             }],
+            marks: vec![
+                (tl.window.0, "window starts".to_string()),
+                (tl.window.1, "window ends".to_string()),
+            ],
         };
         write(
             format!("{}_{}_conn.svg", row.workload.name(), row.stack),

@@ -24,12 +24,15 @@ pub struct Chart {
     /// Logarithmic x axis (latencies spanning decades).
     pub log_x: bool,
     pub series: Vec<Series>,
+    /// Dashed vertical lines at these x values, labelled (the measured
+    /// window's edges).
+    pub marks: Vec<(f64, String)>,
 }
 
-const WIDTH: f64 = 800.0;
+const WIDTH: f64 = 900.0;
 const PANEL_HEIGHT: f64 = 320.0;
 const LEFT: f64 = 80.0;
-const RIGHT: f64 = 200.0;
+const RIGHT: f64 = 260.0;
 const TOP: f64 = 36.0;
 const BOTTOM: f64 = 48.0;
 const COLORS: [&str; 8] = [
@@ -157,6 +160,22 @@ impl Chart {
             y0 + TOP + ph / 2.0,
             esc(&self.y_label)
         );
+        for (x, label) in self
+            .marks
+            .iter()
+            .filter(|(x, _)| x.is_finite() && fx(*x) >= xmin && fx(*x) <= xmax)
+        {
+            let x = sx(*x);
+            let _ = writeln!(
+                out,
+                r##"<g class="mark"><line x1="{x:.1}" y1="{:.1}" x2="{x:.1}" y2="{:.1}" stroke="#888" stroke-dasharray="4 3"/><text x="{:.1}" y="{:.1}" font-size="10" fill="#555">{}</text></g>"##,
+                y0 + TOP,
+                y0 + TOP + ph,
+                x + 3.0,
+                y0 + TOP + 12.0,
+                esc(label)
+            );
+        }
         for (i, s) in self.series.iter().enumerate() {
             let color = COLORS[i % COLORS.len()];
             let mut points = String::new();
@@ -234,6 +253,7 @@ mod tests {
                     points: vec![],
                 },
             ],
+            marks: vec![(2.0, "window".into())],
         };
         let text = svg(&[chart.clone(), chart]);
         let doc = roxmltree::Document::parse(&text).expect("valid XML");
