@@ -265,28 +265,29 @@ impl App for RrClient {
 
 const CHUNK: usize = 64 * 1024;
 
-/// One connection that sends as fast as the send buffer and the windows
+/// `flows` connections that send as fast as their send buffers and windows
 /// allow, from the callbacks and every turn.
 #[derive(Debug)]
 pub struct BulkSender {
     remote: SocketAddrV4,
+    flows: usize,
     data: Box<[u8]>,
-    conn: Option<ConnId>,
-    connected: bool,
+    /// Each connection, and whether it is up.
+    conns: Vec<(ConnId, bool)>,
     /// [`BulkSender::finish`] was called: nothing more is written.
     finished: bool,
-    /// Bytes the send buffer took so far.
+    /// Bytes the send buffers took so far.
     pub sent: Arc<AtomicU64>,
     pub error: Option<String>,
 }
 
 impl BulkSender {
-    pub fn new(remote: SocketAddrV4) -> BulkSender {
+    pub fn new(remote: SocketAddrV4, flows: usize) -> BulkSender {
         BulkSender {
             remote,
+            flows: flows.max(1),
             data: vec![0x5a; CHUNK].into_boxed_slice(),
-            conn: None,
-            connected: false,
+            conns: Vec::new(),
             finished: false,
             sent: Arc::new(AtomicU64::new(0)),
             error: None,
@@ -294,46 +295,64 @@ impl BulkSender {
     }
 
     pub fn start(&mut self, ctx: &mut Ctx<'_>) {
-        match ctx.endpoint.connect(ctx.now, self.remote) {
-            Ok(id) => self.conn = Some(id),
-            Err(e) => self.error = Some(format!("connect: {e}")),
+        for _ in 0..self.flows {
+            match ctx.endpoint.connect(ctx.now, self.remote) {
+                Ok(id) => self.conns.push((id, false)),
+                Err(e) => {
+                    self.error = Some(format!("connect: {e}"));
+                    return;
+                }
+            }
         }
     }
 
-    /// Stops writing and closes the sending side: the receiver reads
-    /// everything written so far, then the end of the stream.
+    /// Stops writing and closes the sending sides: the receiver reads
+    /// everything written so far, then the end of the streams.
     pub fn finish(&mut self, ctx: &mut Ctx<'_>) {
         self.finished = true;
-        if let Some(id) = self.conn
-            && let Err(e) = ctx.endpoint.shutdown(id)
-        {
-            self.error.get_or_insert(format!("shutdown: {e}"));
+        for &(id, _) in &self.conns {
+            if let Err(e) = ctx.endpoint.shutdown(id) {
+                self.error.get_or_insert(format!("shutdown: {e}"));
+            }
         }
     }
 
-    /// The connection's counters.
+    /// The first connection's counters.
     pub fn conn_stats(&self, ctx: &Ctx<'_>) -> Option<ConnStats> {
-        ctx.endpoint.conn_stats(self.conn?).ok()
+        ctx.endpoint.conn_stats(self.conns.first()?.0).ok()
     }
 
-    /// The connection's variables (controller, windows, rates).
+    /// The first connection's variables (controller, windows, rates).
     pub fn conn_info(&self, ctx: &Ctx<'_>) -> Option<ConnInfo> {
-        ctx.endpoint.info(self.conn?).ok()
+        ctx.endpoint.info(self.conns.first()?.0).ok()
+    }
+
+    /// Segments retransmitted, summed over the connections.
+    pub fn retransmits(&self, ctx: &Ctx<'_>) -> u64 {
+        self.conns
+            .iter()
+            .filter_map(|&(id, _)| ctx.endpoint.conn_stats(id).ok())
+            .map(|c| c.retransmits)
+            .sum()
     }
 
     fn fill(&mut self, ctx: &mut Ctx<'_>) -> bool {
-        let (Some(id), true, false, None) = (self.conn, self.connected, self.finished, &self.error)
-        else {
+        if self.finished || self.error.is_some() {
             return false;
-        };
+        }
         let mut total = 0u64;
-        loop {
-            match ctx.endpoint.send(id, &self.data) {
-                Ok(0) => break,
-                Ok(n) => total += n as u64,
-                Err(e) => {
-                    self.error = Some(format!("send: {e}"));
-                    break;
+        for &(id, up) in &self.conns {
+            if !up {
+                continue;
+            }
+            loop {
+                match ctx.endpoint.send(id, &self.data) {
+                    Ok(0) => break,
+                    Ok(n) => total += n as u64,
+                    Err(e) => {
+                        self.error = Some(format!("send: {e}"));
+                        break;
+                    }
                 }
             }
         }
@@ -347,8 +366,10 @@ impl BulkSender {
 impl App for BulkSender {
     fn on_event(&mut self, ctx: &mut Ctx<'_>, event: EndpointEvent) {
         match event {
-            EndpointEvent::Conn(_, Event::Connected) => {
-                self.connected = true;
+            EndpointEvent::Conn(id, Event::Connected) => {
+                if let Some(c) = self.conns.iter_mut().find(|c| c.0 == id) {
+                    c.1 = true;
+                }
                 self.fill(ctx);
             }
             EndpointEvent::Conn(_, Event::Writable) => {

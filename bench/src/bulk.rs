@@ -27,6 +27,7 @@ use control::Runtime;
 use datapath::cc::Algorithm;
 use datapath::shard::{ShardConfig, ShardHandle, ShardStats};
 use datapath::tcp::{ConnInfo, ConnStats, TcpConfig};
+use nix::poll::PollFlags;
 use testhosts::Config;
 use xdp_prog::Faults;
 use xdp_prog::peer_fault::{self, Direction, PeerFaultCounters, PeerFaults};
@@ -40,12 +41,16 @@ use crate::{BenchError, Result, pin};
 
 const KERNEL_PORT: u16 = 7200;
 const SHUNT_PORT: u16 = 7201;
+/// Connections of one bulk figure at most.
+pub const MAX_FLOWS: usize = 64;
 /// Payload of a full segment with the timestamp option at MTU 1500.
 pub const MSS: f64 = 1448.0;
 const GRACE: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Clone)]
 pub struct BulkOpts {
+    /// Connections, all from one sender thread or shard to one receiver.
+    pub flows: usize,
     pub warmup: Duration,
     pub window: Duration,
     pub shard: ShardConfig,
@@ -178,6 +183,7 @@ impl BulkReport {
 
 pub fn run(seconds: u64) -> Result<()> {
     let opts = BulkOpts {
+        flows: 1,
         warmup: crate::raw::WARMUP,
         window: Duration::from_secs(seconds.max(1)),
         shard: ShardConfig::default(),
@@ -356,60 +362,78 @@ struct ReceiverEnd {
 /// wrote before it closed.
 const DRAIN: Duration = Duration::from_secs(3);
 
-/// Connects to `dst` (with `cc` on the socket), writes as fast as the socket
-/// takes it, counting into `sent`, until `stop` (or `deadline`), then closes
-/// its sending side so that the receiver reads to the end.
+/// Opens `flows` connections to `dst` (with `cc` on each socket), writes
+/// to them round-robin as fast as their sockets take it, counting into
+/// `sent`, until `stop` (or `deadline`), then closes their sending sides so
+/// that the receiver reads to the end. The sockets are non-blocking; the
+/// thread waits in `poll` only when none takes more.
 fn kernel_send(
     dst: SocketAddrV4,
     cc: Option<Algorithm>,
+    flows: usize,
     sent: &AtomicU64,
     stop: &AtomicBool,
     deadline: Instant,
 ) -> Result<SenderEnd> {
-    let sock = socket2::Socket::new(
-        socket2::Domain::IPV4,
-        socket2::Type::STREAM,
-        Some(socket2::Protocol::TCP),
-    )?;
-    if let Some(cc) = cc {
-        let name = kernel_cc_name(cc);
-        sock.set_tcp_congestion(name.as_bytes())
-            .map_err(|e| BenchError(format!("TCP_CONGESTION {name}: {e}")))?;
+    let mut socks = Vec::with_capacity(flows);
+    let mut cc_name = String::new();
+    for _ in 0..flows.max(1) {
+        let sock = socket2::Socket::new(
+            socket2::Domain::IPV4,
+            socket2::Type::STREAM,
+            Some(socket2::Protocol::TCP),
+        )?;
+        if let Some(cc) = cc {
+            let name = kernel_cc_name(cc);
+            sock.set_tcp_congestion(name.as_bytes())
+                .map_err(|e| BenchError(format!("TCP_CONGESTION {name}: {e}")))?;
+        }
+        sock.connect_timeout(&dst.into(), Duration::from_secs(3))?;
+        cc_name = String::from_utf8_lossy(&sock.tcp_congestion()?)
+            .trim_end_matches('\0')
+            .to_string();
+        sock.set_nonblocking(true)?;
+        socks.push(TcpStream::from(sock));
     }
-    sock.connect_timeout(&dst.into(), Duration::from_secs(3))?;
     let cpu0 = thread_cpu();
-    let cc = String::from_utf8_lossy(&sock.tcp_congestion()?)
-        .trim_end_matches('\0')
-        .to_string();
-    let mut s: TcpStream = sock.into();
-    s.set_write_timeout(Some(Duration::from_millis(50)))?;
     let tcp0 = KernelTcpCounters::read();
     let buf = vec![0x5au8; 64 * 1024];
     while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
-        match s.write(&buf) {
-            Ok(n) => {
-                sent.fetch_add(n as u64, Ordering::Relaxed);
+        let mut took = 0u64;
+        for s in &mut socks {
+            match s.write(&buf) {
+                Ok(n) => took += n as u64,
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {}
+                Err(e) => return Err(e.into()),
             }
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
-            Err(e) => return Err(e.into()),
+        }
+        if took > 0 {
+            sent.fetch_add(took, Ordering::Relaxed);
+        } else {
+            crate::pipeline::wait(&socks, PollFlags::POLLOUT)?;
         }
     }
-    s.shutdown(std::net::Shutdown::Write)?;
+    for s in &socks {
+        s.shutdown(std::net::Shutdown::Write)?;
+    }
     Ok(SenderEnd {
-        cc,
+        cc: cc_name,
         tcp: KernelTcpCounters::read().since(&tcp0),
         cpu: thread_cpu() - cpu0,
         sent: sent.load(Ordering::Relaxed),
     })
 }
 
-/// Accepts one connection on `dst` and reads it to the end (or until
+/// Accepts `flows` connections on `dst` and reads them to the end (or until
 /// [`DRAIN`] after `stop`), counting into `received`; with `loss_ppm`, a tc
 /// program on `host`'s ingress drops that many data frames once the
-/// connection is up.
+/// connections are up. The sockets are non-blocking; the thread waits in
+/// `poll` only when none has data.
+#[allow(clippy::too_many_arguments)]
 fn kernel_receive(
     host: &testhosts::Host,
     dst: SocketAddrV4,
+    flows: usize,
     loss_ppm: u32,
     received: &AtomicU64,
     stop: &AtomicBool,
@@ -418,12 +442,16 @@ fn kernel_receive(
 ) -> Result<ReceiverEnd> {
     let l = TcpListener::bind(dst)?;
     ready();
-    let Some(mut s) = accept_one(&l, stop, deadline)? else {
-        return Err(BenchError("the sender did not connect".into()));
-    };
+    let mut socks = Vec::with_capacity(flows);
+    while socks.len() < flows.max(1) {
+        let Some(s) = accept_one(&l, stop, deadline)? else {
+            return Err(BenchError("the sender did not connect".into()));
+        };
+        s.set_nonblocking(true)?;
+        socks.push(s);
+    }
     let (cpu0, wall0) = (thread_cpu(), Instant::now());
-    s.set_read_timeout(Some(Duration::from_millis(50)))?;
-    // Armed once the connection is up; the host receives only the data
+    // Armed once the connections are up; the host receives only the data
     // direction (its ACKs leave by its egress).
     let faults = if loss_ppm > 0 {
         let f = PeerFaults::attach(host.ifindex(), Direction::Ingress)?;
@@ -439,28 +467,40 @@ fn kernel_receive(
     let mut buf = vec![0u8; 256 * 1024];
     let mut result = Ok(());
     let mut drain_until = None;
-    while Instant::now() < deadline {
+    while !socks.is_empty() && Instant::now() < deadline {
         if stop.load(Ordering::Relaxed) {
             let until = *drain_until.get_or_insert_with(|| Instant::now() + DRAIN);
             if Instant::now() >= until {
                 break;
             }
         }
-        match s.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => {
-                received.fetch_add(n as u64, Ordering::Relaxed);
+        let (mut got, mut ended) = (0u64, None);
+        for (i, s) in socks.iter_mut().enumerate() {
+            match s.read(&mut buf) {
+                Ok(0) => ended = Some(i),
+                Ok(n) => got += n as u64,
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {}
+                Err(e) => {
+                    result = Err(e.into());
+                    ended = Some(i);
+                }
             }
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
-            Err(e) => {
-                result = Err(e.into());
-                break;
-            }
+        }
+        if let Some(i) = ended {
+            socks.swap_remove(i);
+        }
+        if result.is_err() {
+            break;
+        }
+        if got > 0 {
+            received.fetch_add(got, Ordering::Relaxed);
+        } else if !socks.is_empty() {
+            crate::pipeline::wait(&socks, PollFlags::POLLIN)?;
         }
     }
     let (cpu, wall) = (thread_cpu() - cpu0, wall0.elapsed());
     // Off and detached on this thread, inside the namespace where the filter
-    // is, before the connection closes.
+    // is, before the connections close.
     let faults = match faults {
         Some(f) => {
             let counters = f.counters()?;
@@ -502,6 +542,7 @@ pub fn kernel_bulk(opts: &BulkOpts, flow: KernelFlow) -> Result<KernelRun> {
     }
     let dst = SocketAddrV4::new(hosts.b().addr(), KERNEL_PORT);
     let hard_deadline = Instant::now() + opts.warmup + opts.window + DRAIN + GRACE;
+    let flows = opts.flows;
     let ends = Arc::new(Mutex::new((SenderEnd::default(), ReceiverEnd::default())));
     let (sender_ends, receiver_ends) = (ends.clone(), ends.clone());
     let rate = crate::raw::measure(
@@ -509,14 +550,23 @@ pub fn kernel_bulk(opts: &BulkOpts, flow: KernelFlow) -> Result<KernelRun> {
         opts.warmup,
         opts.window,
         move |_a, sent: &AtomicU64, stop| {
-            let end = kernel_send(dst, flow.cc, sent, stop, hard_deadline)?;
+            let end = kernel_send(dst, flow.cc, flows, sent, stop, hard_deadline)?;
             if let Ok(mut ends) = sender_ends.lock() {
                 ends.0 = end;
             }
             Ok(())
         },
         move |b, received: &AtomicU64, stop, ready| {
-            let end = kernel_receive(b, dst, flow.loss_ppm, received, stop, ready, hard_deadline)?;
+            let end = kernel_receive(
+                b,
+                dst,
+                flows,
+                flow.loss_ppm,
+                received,
+                stop,
+                ready,
+                hard_deadline,
+            )?;
             if let Ok(mut ends) = receiver_ends.lock() {
                 ends.1 = end;
             }
@@ -551,8 +601,10 @@ pub fn kernel_bulk(opts: &BulkOpts, flow: KernelFlow) -> Result<KernelRun> {
 trait Sender {
     /// Bytes its send buffer took so far.
     fn sent(&self) -> u64;
-    /// Its connection's counters and variables now, if it is Shunt.
+    /// Its (first) connection's counters and variables now, if it is Shunt.
     fn conn(&self) -> Result<(Option<ConnStats>, Option<ConnInfo>)>;
+    /// Segments its connections retransmitted so far, if it is Shunt.
+    fn retransmits(&self) -> Result<u64>;
     /// Its shard's counters, if it is Shunt.
     fn shard(&self) -> ShardStats;
     /// Stops sending and closes the sending side.
@@ -575,6 +627,9 @@ impl Sender for ShuntSender {
         Ok(self
             .handle
             .call(|app, ctx| (app.conn_stats(ctx), app.conn_info(ctx)))?)
+    }
+    fn retransmits(&self) -> Result<u64> {
+        Ok(self.handle.call(|app, ctx| app.retransmits(ctx))?)
     }
     fn shard(&self) -> ShardStats {
         self.handle.stats()
@@ -602,6 +657,9 @@ impl Sender for KernelSender {
     }
     fn conn(&self) -> Result<(Option<ConnStats>, Option<ConnInfo>)> {
         Ok((None, None))
+    }
+    fn retransmits(&self) -> Result<u64> {
+        Ok(0)
     }
     fn shard(&self) -> ShardStats {
         ShardStats::default()
@@ -708,6 +766,8 @@ fn measure_into_shunt(
     let (t0, r0, s0, c0, v0, x0, conn_start) = snap(sender)?;
     sample_until(&mut timeline, start, t0 + opts.window, &mut sample);
     let (t1, r1, s1, c1, v1, x1, conn_end) = snap(sender)?;
+    // From the connections' start, as the kernel's are counted.
+    let retransmits = sender.retransmits()?;
     timeline.window = ((t0 - start).as_secs_f64(), (t1 - start).as_secs_f64());
     srv.set_faults(Faults::NONE)?;
     let (_, info) = sender.conn()?;
@@ -730,8 +790,6 @@ fn measure_into_shunt(
         bytes: received_bytes,
     };
     let secs = (t1 - t0).as_secs_f64();
-    // From the connection's start, as the kernel's are counted.
-    let retransmits = conn_end.map_or(0, |c| c.retransmits);
     Ok(ShuntRun {
         gbps: (r1 - r0) as f64 * 8.0 / secs / 1e9,
         sent_gbps: (s1 - s0) as f64 * 8.0 / secs / 1e9,
@@ -768,7 +826,7 @@ pub fn shunt_bulk(opts: &BulkOpts, flow: ShuntFlow) -> Result<ShuntRun> {
         let srv = &server;
         let run = b.run_in(|| -> Result<ShuntRun> {
             pin(1);
-            let app = BulkSender::new(dst);
+            let app = BulkSender::new(dst, opts.flows);
             let sent = app.sent.clone();
             let mut app = Some(app);
             let (client, handle) = crate::rr::start_client(config(&b), a.addr(), move |_| {
@@ -806,11 +864,12 @@ pub fn kernel_to_shunt_bulk(opts: &BulkOpts, flow: KernelFlow) -> Result<ShuntRu
         let sent = Arc::new(AtomicU64::new(0));
         let stop = Arc::new(AtomicBool::new(false));
         let deadline = Instant::now() + opts.warmup + opts.window + DRAIN + GRACE;
+        let flows = opts.flows;
         let thread = {
             let (sent, stop) = (sent.clone(), stop.clone());
             b.spawn_thread(move || {
                 pin(1);
-                kernel_send(dst, flow.cc, &sent, &stop, deadline)
+                kernel_send(dst, flow.cc, flows, &sent, &stop, deadline)
             })
         };
         let mut sender = KernelSender {

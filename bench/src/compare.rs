@@ -72,6 +72,8 @@ pub struct CompareOpts {
     pub workloads: Vec<Workload>,
     pub warmup: Duration,
     pub window: Duration,
+    /// Connections of `bulk` and `loss`.
+    pub flows: usize,
     /// Request and response size of `rr`, bytes.
     pub rr_size: usize,
     /// Connections of `rr`, and requests in flight on each.
@@ -103,6 +105,13 @@ impl CompareOpts {
             ));
         }
         self.rr_opts().check()?;
+        if !(1..=bulk::MAX_FLOWS).contains(&self.flows) {
+            return Err(BenchError(format!(
+                "{} bulk connections: must be 1..={}",
+                self.flows,
+                bulk::MAX_FLOWS
+            )));
+        }
         if !(1..=1400).contains(&self.rr_size) || !(1..=1400).contains(&self.conn_size) {
             return Err(BenchError(format!(
                 "request sizes must be 1..=1400 bytes (one frame each way); got rr {} and connrate {}",
@@ -383,6 +392,7 @@ fn item(
 /// The figures `opts` asks for, in the order they run.
 fn plan(opts: &CompareOpts) -> Vec<Planned> {
     let bulk_opts = BulkOpts {
+        flows: opts.flows,
         warmup: opts.warmup,
         window: opts.window,
         shard: opts.shard.clone(),
@@ -630,7 +640,10 @@ fn fmt_ratio(v: Option<f64>) -> String {
 
 fn heading(opts: &CompareOpts, w: Workload) -> String {
     match w {
-        Workload::Bulk => "bulk: one connection, one direction (Gbit/s; cycles per byte)".into(),
+        Workload::Bulk => format!(
+            "bulk: {} connection(s), one direction (Gbit/s; cycles per byte)",
+            opts.flows
+        ),
         Workload::Rr => format!(
             "request/response: {} connection(s), {} request(s) in flight on each, {} B each way (round trips/s; cycles per round trip)",
             opts.rr_conns, opts.rr_depth, opts.rr_size
@@ -640,8 +653,8 @@ fn heading(opts: &CompareOpts, w: Workload) -> String {
             opts.conn_size
         ),
         Workload::Loss => format!(
-            "bulk with {}% of data frames dropped at the receiver (Gbit/s; cycles per byte)",
-            opts.loss_percent
+            "bulk, {} connection(s), {}% of data frames dropped at the receiver (Gbit/s; cycles per byte)",
+            opts.flows, opts.loss_percent
         ),
     }
 }
@@ -840,6 +853,7 @@ pub fn to_json(opts: &CompareOpts, r: &Report) -> Value {
             "workloads": opts.workloads.iter().map(|w| w.name()).collect::<Vec<_>>(),
             "warmup_s": opts.warmup.as_secs_f64(),
             "window_s": opts.window.as_secs_f64(),
+            "flows": opts.flows,
             "rr_size": opts.rr_size,
             "rr_conns": opts.rr_conns,
             "rr_depth": opts.rr_depth,

@@ -112,6 +112,9 @@ enum Cmd {
         /// Warm-up before each figure's window, milliseconds.
         #[arg(long, default_value_t = 300)]
         warmup_ms: u64,
+        /// Connections of bulk and loss, from one sender to one receiver.
+        #[arg(long, default_value_t = 1)]
+        flows: usize,
         /// Request and response size of request/response, bytes.
         #[arg(long, default_value_t = 64)]
         size: usize,
@@ -178,6 +181,7 @@ fn main() {
             workloads,
             seconds,
             warmup_ms,
+            flows,
             size,
             conns,
             depth,
@@ -202,6 +206,7 @@ fn main() {
                         workloads,
                         warmup: Duration::from_millis(warmup_ms),
                         window,
+                        flows,
                         rr_size: size,
                         rr_conns: conns,
                         rr_depth: depth,

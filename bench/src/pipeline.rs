@@ -22,14 +22,20 @@ use crate::rr::{RrFigure, write_full};
 use crate::{BenchError, Result};
 
 /// Waits until one of `socks` is readable (at most 10 ms), unless `busy`.
-fn wait(socks: &[TcpStream], busy: bool) -> Result<()> {
+fn wait_readable(socks: &[TcpStream], busy: bool) -> Result<()> {
     if busy {
         std::hint::spin_loop();
         return Ok(());
     }
+    wait(socks, PollFlags::POLLIN)
+}
+
+/// Waits in `poll(2)` (at most 10 ms) until one of `socks` is ready for
+/// `events`.
+pub fn wait(socks: &[TcpStream], events: PollFlags) -> Result<()> {
     let mut fds: Vec<PollFd<'_>> = socks
         .iter()
-        .map(|s| PollFd::new(s.as_fd(), PollFlags::POLLIN))
+        .map(|s| PollFd::new(s.as_fd(), events))
         .collect();
     match poll(&mut fds, PollTimeout::from(10u16)) {
         Ok(_) | Err(nix::errno::Errno::EINTR) => Ok(()),
@@ -81,7 +87,7 @@ pub fn client(
         if Instant::now() >= deadline {
             return Err(BenchError("responses stopped coming".into()));
         }
-        wait(socks, busy)?;
+        wait_readable(socks, busy)?;
         for (s, (q, got)) in socks.iter_mut().zip(issued.iter_mut()) {
             let Some(n) = read_some(s, &mut buf)? else {
                 return Err(BenchError("the server closed the connection".into()));
@@ -122,7 +128,7 @@ pub fn echo_server(
     let mut buf = vec![0u8; 64 * 1024];
     let mut echoed = 0u64;
     while !socks.is_empty() && Instant::now() < deadline {
-        wait(&socks, busy)?;
+        wait_readable(&socks, busy)?;
         let mut closed = Vec::new();
         for (i, s) in socks.iter_mut().enumerate() {
             match read_some(s, &mut buf) {

@@ -81,8 +81,40 @@ fn quick_rr_with_several_connections_and_requests_in_flight() {
 }
 
 #[test]
+fn quick_bulk_over_several_connections_delivers_what_was_sent() {
+    let opts = BulkOpts {
+        flows: 3,
+        warmup: Duration::from_millis(100),
+        window: Duration::from_millis(300),
+        shard: ShardConfig::blocking(),
+    };
+    let kernel = bulk::kernel_bulk(&opts, bulk::KernelFlow::default()).expect("kernel");
+    assert!(kernel.gbps > 0.0, "{kernel:?}");
+    assert!(
+        kernel.sent_bytes > 0 && kernel.sent_bytes == kernel.received_bytes,
+        "kernel: sent {} received {}",
+        kernel.sent_bytes,
+        kernel.received_bytes
+    );
+    let shunt = bulk::shunt_bulk(&opts, bulk::ShuntFlow::default()).expect("Shunt");
+    let to_shunt =
+        bulk::kernel_to_shunt_bulk(&opts, bulk::KernelFlow::default()).expect("kernel to Shunt");
+    for (name, r) in [("Shunt", &shunt), ("kernel to Shunt", &to_shunt)] {
+        assert!(r.gbps > 0.0, "{name}: {r:?}");
+        assert!(
+            r.sent_bytes > 0 && r.sent_bytes == r.received_bytes,
+            "{name}: sent {} received {}",
+            r.sent_bytes,
+            r.received_bytes
+        );
+    }
+    assert!(shunt.timeline.has_conn() && !to_shunt.timeline.has_conn());
+}
+
+#[test]
 fn quick_bulk_moves_bytes() {
     let opts = BulkOpts {
+        flows: 1,
         warmup: Duration::from_millis(100),
         window: Duration::from_millis(300),
         shard: ShardConfig::blocking(),
@@ -98,6 +130,7 @@ fn quick_bulk_moves_bytes() {
 fn quick_cc_moves_bytes_with_every_controller_and_under_loss() {
     let opts = CcOpts {
         bulk: BulkOpts {
+            flows: 1,
             warmup: Duration::from_millis(100),
             // Long enough that one 200 ms RTO at 1% loss (a lost handshake
             // segment or retransmission) cannot empty the window.
@@ -150,6 +183,7 @@ fn quick_compare_runs_every_workload_on_every_stack() {
         warmup: Duration::from_millis(100),
         // One 200 ms RTO under 1% loss cannot empty a window this long.
         window: Duration::from_millis(1000),
+        flows: 1,
         rr_size: 64,
         rr_conns: 1,
         rr_depth: 1,
@@ -324,6 +358,7 @@ fn compare_refuses_bad_options_with_a_reason() {
         workloads: vec![Workload::Rr],
         warmup: Duration::from_millis(100),
         window: Duration::from_secs(1),
+        flows: 1,
         rr_size: 64,
         rr_conns: 1,
         rr_depth: 1,
