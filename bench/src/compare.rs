@@ -307,8 +307,9 @@ pub struct Machine {
 impl Machine {
     /// Reads the machine and probes the link: a pair of test hosts as the
     /// figures get them, Shunt started on one end to see how the steering
-    /// program and the socket attach.
-    pub fn probe(shard: &ShardConfig) -> Machine {
+    /// program and the socket attach. Fails when no test host can be made
+    /// (then no figure could run).
+    pub fn probe(shard: &ShardConfig) -> Result<Machine> {
         let text = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
         let cpu = text
             .lines()
@@ -330,9 +331,7 @@ impl Machine {
             xdp_mode: "unknown".into(),
             xsk_mode: "unknown".into(),
         };
-        let Ok(hosts) = rr::new_hosts(testhosts::Config::default()) else {
-            return m;
-        };
+        let hosts = rr::new_hosts(testhosts::Config::default())?;
         let a = hosts.a();
         if let Ok(out) = a.run("ethtool", &["-i", a.ifname()]) {
             let text = String::from_utf8_lossy(&out.stdout).to_string();
@@ -356,7 +355,7 @@ impl Machine {
                 .collect::<Vec<_>>()
                 .join(", ");
         }
-        m
+        Ok(m)
     }
 
     fn hz(&self) -> f64 {
@@ -517,7 +516,7 @@ fn plan(opts: &CompareOpts) -> Vec<Planned> {
 /// Runs every figure `opts` asks for, with a progress bar on a terminal.
 pub fn measure(opts: &CompareOpts) -> Result<Report> {
     opts.check()?;
-    let machine = Machine::probe(&opts.shard);
+    let machine = Machine::probe(&opts.shard)?;
     let plan = plan(opts);
     let bar = if std::io::stderr().is_terminal() {
         let bar = indicatif::ProgressBar::new(plan.len() as u64);
@@ -582,6 +581,11 @@ pub fn run(args: &CompareArgs) -> Result<()> {
     if let Some(dir) = &args.plot {
         std::fs::create_dir_all(dir)
             .map_err(|e| BenchError(format!("creating {}: {e}", dir.display())))?;
+    }
+    // A JSON file that cannot be written is said before a minute of figures.
+    if let Some(path) = &args.json {
+        std::fs::File::create(path)
+            .map_err(|e| BenchError(format!("writing {}: {e}", path.display())))?;
     }
     let report = measure(&args.opts)?;
     print!("{}", table(&args.opts, &report));
