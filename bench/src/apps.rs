@@ -3,6 +3,7 @@
 //! side of request/response is the datapath's `EchoServer` (a response is the
 //! echo of the request).
 
+use std::collections::VecDeque;
 use std::net::SocketAddrV4;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,51 +19,31 @@ pub fn new_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("constant bounds are valid")
 }
 
-/// One connection, request/response: sends `size` bytes, waits for `size`
-/// bytes back, and issues the next request from the callback in which the
-/// response completed. Round trips are timed with the monotonic clock and
-/// recorded once `warmup` has passed since the handshake; after `window` more
-/// it stops issuing requests and sets `done`.
+/// Operations (round trips, connections) timed with the monotonic clock:
+/// those that start once `warmup` has passed since [`Timed::start`] go into
+/// the histogram, until `window` more has passed.
 #[derive(Debug)]
-pub struct RrClient {
-    remote: SocketAddrV4,
-    req: Vec<u8>,
-    buf: Vec<u8>,
+pub struct Timed {
     warmup: Duration,
     window: Duration,
-    conn: Option<ConnId>,
-    sent: usize,
-    got: usize,
-    issued: Option<Instant>,
     measure_from: Option<Instant>,
     stop_at: Option<Instant>,
-    /// Round-trip times of the measured window, in nanoseconds.
+    /// Times of the operations of the measured window, in nanoseconds.
     pub hist: Histogram<u64>,
-    /// First and last instant of the measured window.
+    /// Start of the first and end of the last operation of the window.
     pub window_start: Option<Instant>,
     pub window_end: Option<Instant>,
-    /// Round trips in the window.
+    /// Operations in the window.
     pub measured: u64,
-    /// Round trips since the handshake, warm-up included.
+    /// Operations since the start, warm-up included.
     pub total: u64,
-    /// The connection's counters when the window ended.
-    pub conn_stats: Option<ConnStats>,
-    pub done: bool,
-    pub error: Option<String>,
 }
 
-impl RrClient {
-    pub fn new(remote: SocketAddrV4, size: usize, warmup: Duration, window: Duration) -> RrClient {
-        RrClient {
-            remote,
-            req: vec![0x42; size.max(1)],
-            buf: vec![0; size.max(1).max(2048)],
+impl Timed {
+    pub fn new(warmup: Duration, window: Duration) -> Timed {
+        Timed {
             warmup,
             window,
-            conn: None,
-            sent: 0,
-            got: 0,
-            issued: None,
             measure_from: None,
             stop_at: None,
             hist: new_histogram(),
@@ -70,17 +51,112 @@ impl RrClient {
             window_end: None,
             measured: 0,
             total: 0,
+        }
+    }
+
+    pub fn started(&self) -> bool {
+        self.stop_at.is_some()
+    }
+
+    /// Starts the clock.
+    pub fn start(&mut self, now: Instant) {
+        self.measure_from = Some(now + self.warmup);
+        self.stop_at = Some(now + self.warmup + self.window);
+    }
+
+    /// Records an operation that began at `began` and ended at `now`;
+    /// returns whether the window is over (or the clock never started).
+    pub fn record(&mut self, began: Instant, now: Instant) -> bool {
+        let (Some(from), Some(stop)) = (self.measure_from, self.stop_at) else {
+            return true;
+        };
+        self.total += 1;
+        if began >= from {
+            let _ = self.hist.record(((now - began).as_nanos() as u64).max(1));
+            self.measured += 1;
+            self.window_start.get_or_insert(began);
+            self.window_end = Some(now);
+        }
+        now >= stop
+    }
+}
+
+/// Request/response over `conns` connections with `depth` requests of
+/// `size` bytes in flight on each: every `size` bytes of response complete
+/// the oldest request of their connection, and the next request is issued
+/// from the same callback. Requests are timed with the monotonic clock from
+/// issue to the last byte of their response ([`Timed`], started when the
+/// first connection is up). Once the window is over no request is issued;
+/// the client reads those in flight and sets `done`, so that both ends saw
+/// the same bytes.
+#[derive(Debug)]
+pub struct RrClient {
+    remote: SocketAddrV4,
+    req: Vec<u8>,
+    buf: Vec<u8>,
+    conns: usize,
+    depth: usize,
+    flights: Vec<Flight>,
+    over: bool,
+    /// Round trips since the first connection was up.
+    pub timed: Timed,
+    /// The first connection's counters at the end.
+    pub conn_stats: Option<ConnStats>,
+    /// Segments retransmitted, summed over the connections at the end.
+    pub retransmits: u64,
+    pub done: bool,
+    pub error: Option<String>,
+}
+
+/// One connection of an [`RrClient`].
+#[derive(Debug)]
+struct Flight {
+    id: ConnId,
+    /// When each request in flight was issued, oldest first.
+    issued: VecDeque<Instant>,
+    /// Request bytes the send buffer has not taken yet.
+    unsent: usize,
+    /// Bytes of the oldest request's response received so far.
+    got: usize,
+}
+
+impl RrClient {
+    pub fn new(
+        remote: SocketAddrV4,
+        size: usize,
+        conns: usize,
+        depth: usize,
+        warmup: Duration,
+        window: Duration,
+    ) -> RrClient {
+        RrClient {
+            remote,
+            req: vec![0x42; size.max(1)],
+            buf: vec![0; CHUNK],
+            conns: conns.max(1),
+            depth: depth.max(1),
+            flights: Vec::new(),
+            over: false,
+            timed: Timed::new(warmup, window),
             conn_stats: None,
+            retransmits: 0,
             done: false,
             error: None,
         }
     }
 
-    /// Opens the connection (call once the peer's MAC is known).
+    /// Opens the connections (call once the peer's MAC is known).
     pub fn start(&mut self, ctx: &mut Ctx<'_>) {
-        match ctx.endpoint.connect(ctx.now, self.remote) {
-            Ok(id) => self.conn = Some(id),
-            Err(e) => self.fail(format!("connect: {e}")),
+        for _ in 0..self.conns {
+            match ctx.endpoint.connect(ctx.now, self.remote) {
+                Ok(id) => self.flights.push(Flight {
+                    id,
+                    issued: VecDeque::with_capacity(self.depth),
+                    unsent: 0,
+                    got: 0,
+                }),
+                Err(e) => return self.fail(format!("connect: {e}")),
+            }
         }
     }
 
@@ -89,67 +165,68 @@ impl RrClient {
         self.done = true;
     }
 
-    fn issue(&mut self, ctx: &mut Ctx<'_>) {
-        self.sent = 0;
-        self.got = 0;
-        self.issued = Some(Instant::now());
-        self.push(ctx);
+    fn flight(&self, id: ConnId) -> Option<usize> {
+        self.flights.iter().position(|f| f.id == id)
     }
 
-    fn push(&mut self, ctx: &mut Ctx<'_>) {
-        let Some(id) = self.conn else { return };
-        while self.sent < self.req.len() {
-            match ctx.endpoint.send(id, &self.req[self.sent..]) {
+    fn issue(&mut self, i: usize, n: usize) {
+        let size = self.req.len();
+        let f = &mut self.flights[i];
+        for _ in 0..n {
+            f.issued.push_back(Instant::now());
+            f.unsent += size;
+        }
+    }
+
+    fn push(&mut self, ctx: &mut Ctx<'_>, i: usize) {
+        let size = self.req.len();
+        let f = &mut self.flights[i];
+        while f.unsent > 0 {
+            // The unsent bytes end on a request's end.
+            let from = (size - f.unsent % size) % size;
+            match ctx.endpoint.send(f.id, &self.req[from..]) {
                 Ok(0) => return,
-                Ok(n) => self.sent += n,
+                Ok(n) => f.unsent -= n,
                 Err(e) => return self.fail(format!("send: {e}")),
             }
         }
     }
 
-    fn pull(&mut self, ctx: &mut Ctx<'_>) {
-        let Some(id) = self.conn else { return };
+    fn pull(&mut self, ctx: &mut Ctx<'_>, i: usize) {
+        let size = self.req.len();
         loop {
-            match ctx.endpoint.recv(id, &mut self.buf) {
-                Ok(0) => return,
-                Ok(n) => self.got += n,
+            let n = match ctx.endpoint.recv(self.flights[i].id, &mut self.buf) {
+                Ok(0) => break,
+                Ok(n) => n,
                 Err(EndpointError::Conn(ConnError::Finished)) => {
                     return self.fail("the server closed the connection".into());
                 }
                 Err(e) => return self.fail(format!("recv: {e}")),
+            };
+            let f = &mut self.flights[i];
+            f.got += n;
+            let mut next = 0;
+            while f.got >= size {
+                f.got -= size;
+                let Some(began) = f.issued.pop_front() else {
+                    return self.fail("a response longer than the requests".into());
+                };
+                self.over |= self.timed.record(began, Instant::now());
+                next += usize::from(!self.over);
             }
-            if self.got >= self.req.len() {
-                if self.got > self.req.len() {
-                    return self.fail("the response is longer than the request".into());
-                }
-                self.complete(ctx, id);
-                if self.done {
-                    return;
-                }
-            }
+            self.issue(i, next);
         }
-    }
-
-    fn complete(&mut self, ctx: &mut Ctx<'_>, id: ConnId) {
-        let now = Instant::now();
-        let (Some(issued), Some(from), Some(stop)) = (self.issued, self.measure_from, self.stop_at)
-        else {
-            return;
-        };
-        self.total += 1;
-        if issued >= from {
-            let ns = (now - issued).as_nanos() as u64;
-            let _ = self.hist.record(ns.max(1));
-            self.measured += 1;
-            self.window_start.get_or_insert(issued);
-            self.window_end = Some(now);
-        }
-        if now >= stop {
-            self.conn_stats = ctx.endpoint.conn_stats(id).ok();
+        self.push(ctx, i);
+        if self.over && self.flights.iter().all(|f| f.issued.is_empty()) {
+            let stats: Vec<ConnStats> = self
+                .flights
+                .iter()
+                .filter_map(|f| ctx.endpoint.conn_stats(f.id).ok())
+                .collect();
+            self.retransmits = stats.iter().map(|c| c.retransmits).sum();
+            self.conn_stats = stats.first().copied();
             self.done = true;
-            return;
         }
-        self.issue(ctx);
     }
 }
 
@@ -158,81 +235,124 @@ impl App for RrClient {
         if self.done {
             return;
         }
-        match event {
-            EndpointEvent::Conn(_, Event::Connected) => {
-                let now = Instant::now();
-                self.measure_from = Some(now + self.warmup);
-                self.stop_at = Some(now + self.warmup + self.window);
-                self.issue(ctx);
+        let (id, ev) = match event {
+            EndpointEvent::Conn(id, ev) => (id, ev),
+            EndpointEvent::Unreachable(_, ip) => {
+                return self.fail(format!("no ARP reply from {ip}"));
             }
-            EndpointEvent::Conn(_, Event::Readable) => self.pull(ctx),
-            EndpointEvent::Conn(_, Event::Writable) => self.push(ctx),
-            EndpointEvent::Conn(_, Event::PeerClosed | Event::Closed) => {
+            EndpointEvent::Acceptable(_) => return,
+        };
+        let Some(i) = self.flight(id) else {
+            return;
+        };
+        match ev {
+            Event::Connected => {
+                if !self.timed.started() {
+                    self.timed.start(Instant::now());
+                }
+                self.issue(i, self.depth);
+                self.push(ctx, i);
+            }
+            Event::Readable => self.pull(ctx, i),
+            Event::Writable => self.push(ctx, i),
+            Event::PeerClosed | Event::Closed => {
                 self.fail("the server closed the connection".into())
             }
-            EndpointEvent::Conn(_, Event::Error(e)) => self.fail(format!("connection: {e}")),
-            EndpointEvent::Unreachable(_, ip) => self.fail(format!("no ARP reply from {ip}")),
-            EndpointEvent::Acceptable(_) => {}
+            Event::Error(e) => self.fail(format!("connection: {e}")),
         }
     }
 }
 
 const CHUNK: usize = 64 * 1024;
 
-/// One connection that sends as fast as the send buffer and the windows
+/// `flows` connections that send as fast as their send buffers and windows
 /// allow, from the callbacks and every turn.
 #[derive(Debug)]
 pub struct BulkSender {
     remote: SocketAddrV4,
+    flows: usize,
     data: Box<[u8]>,
-    conn: Option<ConnId>,
-    connected: bool,
-    /// Bytes the send buffer took so far.
+    /// Each connection, and whether it is up.
+    conns: Vec<(ConnId, bool)>,
+    /// [`BulkSender::finish`] was called: nothing more is written.
+    finished: bool,
+    /// Bytes the send buffers took so far.
     pub sent: Arc<AtomicU64>,
     pub error: Option<String>,
 }
 
 impl BulkSender {
-    pub fn new(remote: SocketAddrV4) -> BulkSender {
+    pub fn new(remote: SocketAddrV4, flows: usize) -> BulkSender {
         BulkSender {
             remote,
+            flows: flows.max(1),
             data: vec![0x5a; CHUNK].into_boxed_slice(),
-            conn: None,
-            connected: false,
+            conns: Vec::new(),
+            finished: false,
             sent: Arc::new(AtomicU64::new(0)),
             error: None,
         }
     }
 
     pub fn start(&mut self, ctx: &mut Ctx<'_>) {
-        match ctx.endpoint.connect(ctx.now, self.remote) {
-            Ok(id) => self.conn = Some(id),
-            Err(e) => self.error = Some(format!("connect: {e}")),
+        for _ in 0..self.flows {
+            match ctx.endpoint.connect(ctx.now, self.remote) {
+                Ok(id) => self.conns.push((id, false)),
+                Err(e) => {
+                    self.error = Some(format!("connect: {e}"));
+                    return;
+                }
+            }
         }
     }
 
-    /// The connection's counters.
-    pub fn conn_stats(&self, ctx: &Ctx<'_>) -> Option<ConnStats> {
-        ctx.endpoint.conn_stats(self.conn?).ok()
+    /// Stops writing and closes the sending sides: the receiver reads
+    /// everything written so far, then the end of the streams.
+    pub fn finish(&mut self, ctx: &mut Ctx<'_>) {
+        self.finished = true;
+        for &(id, _) in &self.conns {
+            if let Err(e) = ctx.endpoint.shutdown(id) {
+                self.error.get_or_insert(format!("shutdown: {e}"));
+            }
+        }
     }
 
-    /// The connection's variables (controller, windows, rates).
+    /// The first connection's counters.
+    pub fn conn_stats(&self, ctx: &Ctx<'_>) -> Option<ConnStats> {
+        ctx.endpoint.conn_stats(self.conns.first()?.0).ok()
+    }
+
+    /// The first connection's variables (controller, windows, rates).
     pub fn conn_info(&self, ctx: &Ctx<'_>) -> Option<ConnInfo> {
-        ctx.endpoint.info(self.conn?).ok()
+        ctx.endpoint.info(self.conns.first()?.0).ok()
+    }
+
+    /// Segments retransmitted, summed over the connections.
+    pub fn retransmits(&self, ctx: &Ctx<'_>) -> u64 {
+        self.conns
+            .iter()
+            .filter_map(|&(id, _)| ctx.endpoint.conn_stats(id).ok())
+            .map(|c| c.retransmits)
+            .sum()
     }
 
     fn fill(&mut self, ctx: &mut Ctx<'_>) -> bool {
-        let (Some(id), true, None) = (self.conn, self.connected, &self.error) else {
+        if self.finished || self.error.is_some() {
             return false;
-        };
+        }
         let mut total = 0u64;
-        loop {
-            match ctx.endpoint.send(id, &self.data) {
-                Ok(0) => break,
-                Ok(n) => total += n as u64,
-                Err(e) => {
-                    self.error = Some(format!("send: {e}"));
-                    break;
+        for &(id, up) in &self.conns {
+            if !up {
+                continue;
+            }
+            loop {
+                match ctx.endpoint.send(id, &self.data) {
+                    Ok(0) => break,
+                    Ok(n) => total += n as u64,
+                    Err(e) => {
+                        self.error = Some(format!("send: {e}"));
+                        break;
+                    }
                 }
             }
         }
@@ -246,8 +366,10 @@ impl BulkSender {
 impl App for BulkSender {
     fn on_event(&mut self, ctx: &mut Ctx<'_>, event: EndpointEvent) {
         match event {
-            EndpointEvent::Conn(_, Event::Connected) => {
-                self.connected = true;
+            EndpointEvent::Conn(id, Event::Connected) => {
+                if let Some(c) = self.conns.iter_mut().find(|c| c.0 == id) {
+                    c.1 = true;
+                }
                 self.fill(ctx);
             }
             EndpointEvent::Conn(_, Event::Writable) => {
@@ -256,6 +378,8 @@ impl App for BulkSender {
             EndpointEvent::Conn(_, Event::Error(e)) => {
                 self.error.get_or_insert(format!("connection: {e}"));
             }
+            // After `finish` the server closes its side in answer.
+            EndpointEvent::Conn(_, Event::PeerClosed | Event::Closed) if self.finished => {}
             EndpointEvent::Conn(_, Event::PeerClosed | Event::Closed) => {
                 self.error
                     .get_or_insert("the server closed the connection".into());
@@ -327,6 +451,143 @@ impl App for Discard {
             EndpointEvent::Acceptable(l) => while let Ok(Some(_)) = ctx.endpoint.accept(l) {},
             EndpointEvent::Conn(id, Event::Readable | Event::PeerClosed) => self.drain(ctx, id),
             _ => {}
+        }
+    }
+}
+
+/// Connection rate, one connection at a time: connect, send `size` bytes,
+/// read the `size`-byte echo, close (our FIN first, so TIME-WAIT is ours, as
+/// with a kernel client), and connect again from the callback in which the
+/// close was made. Each connection is timed from `connect` to the last byte
+/// of the echo and recorded once `warmup` has passed since [`start`]; after
+/// `window` more, or `max_connections` in all, it stops and sets `done`. A
+/// connect the endpoint refuses (ports or connection slots exhausted) ends
+/// the run early, with the reason in `stopped`.
+///
+/// [`start`]: ConnRateClient::start
+#[derive(Debug)]
+pub struct ConnRateClient {
+    remote: SocketAddrV4,
+    req: Vec<u8>,
+    buf: Vec<u8>,
+    max_connections: u64,
+    /// The open connection, when it was opened, and bytes sent and received.
+    current: Option<(ConnId, Instant, usize, usize)>,
+    /// Connect-to-echo times.
+    pub timed: Timed,
+    /// Segments retransmitted, summed over the completed connections.
+    pub retransmits: u64,
+    pub stopped: Option<String>,
+    pub done: bool,
+    pub error: Option<String>,
+}
+
+impl ConnRateClient {
+    pub fn new(
+        remote: SocketAddrV4,
+        size: usize,
+        warmup: Duration,
+        window: Duration,
+        max_connections: u64,
+    ) -> ConnRateClient {
+        ConnRateClient {
+            remote,
+            req: vec![0x43; size.max(1)],
+            buf: vec![0; size.max(1).max(2048)],
+            max_connections,
+            current: None,
+            timed: Timed::new(warmup, window),
+            retransmits: 0,
+            stopped: None,
+            done: false,
+            error: None,
+        }
+    }
+
+    /// Starts the clock and opens the first connection (call once the
+    /// peer's MAC is known).
+    pub fn start(&mut self, ctx: &mut Ctx<'_>) {
+        self.timed.start(Instant::now());
+        self.open(ctx);
+    }
+
+    fn open(&mut self, ctx: &mut Ctx<'_>) {
+        match ctx.endpoint.connect(ctx.now, self.remote) {
+            Ok(id) => self.current = Some((id, Instant::now(), 0, 0)),
+            Err(e) => {
+                self.stopped = Some(format!(
+                    "connect refused by Shunt's endpoint after {} connections: {e}",
+                    self.timed.total
+                ));
+                self.done = true;
+            }
+        }
+    }
+
+    fn fail(&mut self, e: String) {
+        self.error.get_or_insert(e);
+        self.done = true;
+    }
+
+    fn push(&mut self, ctx: &mut Ctx<'_>) {
+        let Some((id, _, sent, _)) = self.current.as_mut() else {
+            return;
+        };
+        while *sent < self.req.len() {
+            match ctx.endpoint.send(*id, &self.req[*sent..]) {
+                Ok(0) => return,
+                Ok(n) => *sent += n,
+                Err(e) => return self.fail(format!("send: {e}")),
+            }
+        }
+    }
+
+    fn pull(&mut self, ctx: &mut Ctx<'_>) {
+        let Some((id, opened, _, got)) = self.current.as_mut() else {
+            return;
+        };
+        let (id, opened) = (*id, *opened);
+        while *got < self.req.len() {
+            match ctx.endpoint.recv(id, &mut self.buf) {
+                Ok(0) => return,
+                Ok(n) => *got += n,
+                Err(e) => return self.fail(format!("recv: {e}")),
+            }
+        }
+        if *got > self.req.len() {
+            return self.fail("the response is longer than the request".into());
+        }
+        let now = Instant::now();
+        if let Ok(stats) = ctx.endpoint.conn_stats(id) {
+            self.retransmits += stats.retransmits;
+        }
+        if let Err(e) = ctx.endpoint.close(ctx.now, id) {
+            return self.fail(format!("close: {e}"));
+        }
+        self.current = None;
+        let over = self.timed.record(opened, now);
+        if over || self.timed.total >= self.max_connections {
+            self.done = true;
+        } else {
+            self.open(ctx);
+        }
+    }
+}
+
+impl App for ConnRateClient {
+    fn on_event(&mut self, ctx: &mut Ctx<'_>, event: EndpointEvent) {
+        let current = self.current.map(|c| c.0);
+        match event {
+            _ if self.done => {}
+            EndpointEvent::Conn(id, _) if Some(id) != current => {}
+            EndpointEvent::Conn(_, Event::Connected | Event::Writable) => self.push(ctx),
+            EndpointEvent::Conn(_, Event::Readable) => self.pull(ctx),
+            EndpointEvent::Conn(_, Event::PeerClosed | Event::Closed) => {
+                self.fail("the server closed the connection before echoing".into())
+            }
+            EndpointEvent::Conn(_, Event::Error(e)) => self.fail(format!("connection: {e}")),
+            EndpointEvent::Unreachable(_, ip) => self.fail(format!("no ARP reply from {ip}")),
+            EndpointEvent::Acceptable(_) => {}
         }
     }
 }

@@ -19,32 +19,39 @@
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddrV4, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use control::Runtime;
 use datapath::cc::Algorithm;
 use datapath::io::xdp::{TxChecksumOffload, XskConfig};
-use datapath::shard::{ShardConfig, ShardStats};
+use datapath::shard::{ShardConfig, ShardHandle, ShardStats};
 use datapath::tcp::{ConnInfo, ConnStats, TcpConfig};
+use nix::poll::PollFlags;
 use testhosts::Config;
 use xdp_prog::Faults;
 use xdp_prog::peer_fault::{self, Direction, PeerFaultCounters, PeerFaults};
 
 use crate::apps::{BulkSender, Discard};
+use crate::cpu::{Work, thread_cpu};
 use crate::ratio;
 use crate::rr::{accept_one, new_hosts};
+use crate::timeline::{Timeline, sample_until};
 use crate::{BenchError, Result, pin};
 
 const KERNEL_PORT: u16 = 7200;
 const SHUNT_PORT: u16 = 7201;
+/// Connections of one bulk figure at most.
+pub const MAX_FLOWS: usize = 64;
 /// Payload of a full segment with the timestamp option at MTU 1500.
 pub const MSS: f64 = 1448.0;
 const GRACE: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Clone)]
 pub struct BulkOpts {
+    /// Connections, all from one sender thread or shard to one receiver.
+    pub flows: usize,
     pub warmup: Duration,
     pub window: Duration,
     pub shard: ShardConfig,
@@ -104,6 +111,14 @@ pub struct KernelRun {
     pub faults: Option<PeerFaultCounters>,
     /// The sender namespace's TCP counters over the flow.
     pub tcp: KernelTcpCounters,
+    /// The flow over time.
+    pub timeline: Timeline,
+    /// Both ends' CPU over the whole flow and the bytes it delivered.
+    pub work: Work,
+    /// Bytes the sender wrote and the receiver read over the whole flow;
+    /// equal once the sender closed and the receiver read to the end.
+    pub sent_bytes: u64,
+    pub received_bytes: u64,
 }
 
 /// One Shunt flow's figures; counters are over the measured window.
@@ -125,6 +140,19 @@ pub struct ShuntRun {
     pub steering: xdp_prog::Counters,
     /// Who finished the sender's checksums, and why.
     pub tx_checksum: String,
+    /// The flow over time, with the sender connection's variables when the
+    /// sender is Shunt.
+    pub timeline: Timeline,
+    /// Both ends' CPU over the whole flow and the bytes it delivered.
+    pub work: Work,
+    /// Bytes the sender wrote and the receiver read over the whole flow;
+    /// equal once the sender closed and the receiver read to the end.
+    pub sent_bytes: u64,
+    pub received_bytes: u64,
+    /// The sender's retransmitted segments from the connection's start to
+    /// the window's end (Shunt's connection counter, or the kernel sender
+    /// namespace's).
+    pub retransmits: u64,
 }
 
 impl ShuntRun {
@@ -162,6 +190,7 @@ impl BulkReport {
 
 pub fn run(seconds: u64, tx_checksum: TxChecksumOffload) -> Result<()> {
     let opts = BulkOpts {
+        flows: 1,
         warmup: crate::raw::WARMUP,
         window: Duration::from_secs(seconds.max(1)),
         shard: ShardConfig::default(),
@@ -282,7 +311,7 @@ pub struct KernelTcpCounters {
 }
 
 impl KernelTcpCounters {
-    fn read() -> KernelTcpCounters {
+    pub(crate) fn read() -> KernelTcpCounters {
         let snmp = proc_net_fields("snmp", "Tcp:", &["OutSegs", "RetransSegs"]);
         let ext = proc_net_fields("netstat", "TcpExt:", &["TCPTimeouts", "TCPLossProbes"]);
         KernelTcpCounters {
@@ -293,7 +322,7 @@ impl KernelTcpCounters {
         }
     }
 
-    fn since(&self, earlier: &KernelTcpCounters) -> KernelTcpCounters {
+    pub(crate) fn since(&self, earlier: &KernelTcpCounters) -> KernelTcpCounters {
         KernelTcpCounters {
             out_segs: self.out_segs.saturating_sub(earlier.out_segs),
             retrans_segs: self.retrans_segs.saturating_sub(earlier.retrans_segs),
@@ -322,12 +351,181 @@ fn proc_net_fields(file: &str, prefix: &str, names: &[&str]) -> Vec<u64> {
         .collect()
 }
 
-/// What the two kernel ends learn about their flow.
+/// What a kernel sender learns about its flow.
 #[derive(Debug, Default)]
-struct FlowSide {
+struct SenderEnd {
     cc: String,
     tcp: KernelTcpCounters,
+    cpu: Duration,
+    sent: u64,
+}
+
+/// What a kernel receiver learns about its flow.
+#[derive(Debug, Default)]
+struct ReceiverEnd {
     faults: Option<PeerFaultCounters>,
+    cpu: Duration,
+    wall: Duration,
+    received: u64,
+}
+
+/// How long a receiver keeps reading after the window for what the sender
+/// wrote before it closed.
+const DRAIN: Duration = Duration::from_secs(3);
+
+/// Opens `flows` connections to `dst` (with `cc` on each socket), writes
+/// to them round-robin as fast as their sockets take it, counting into
+/// `sent`, until `stop` (or `deadline`), then closes their sending sides so
+/// that the receiver reads to the end. The sockets are non-blocking; the
+/// thread waits in `poll` only when none takes more.
+fn kernel_send(
+    dst: SocketAddrV4,
+    cc: Option<Algorithm>,
+    flows: usize,
+    sent: &AtomicU64,
+    stop: &AtomicBool,
+    deadline: Instant,
+) -> Result<SenderEnd> {
+    let mut socks = Vec::with_capacity(flows);
+    let mut cc_name = String::new();
+    for _ in 0..flows.max(1) {
+        let sock = socket2::Socket::new(
+            socket2::Domain::IPV4,
+            socket2::Type::STREAM,
+            Some(socket2::Protocol::TCP),
+        )?;
+        if let Some(cc) = cc {
+            let name = kernel_cc_name(cc);
+            sock.set_tcp_congestion(name.as_bytes())
+                .map_err(|e| BenchError(format!("TCP_CONGESTION {name}: {e}")))?;
+        }
+        sock.connect_timeout(&dst.into(), Duration::from_secs(3))?;
+        cc_name = String::from_utf8_lossy(&sock.tcp_congestion()?)
+            .trim_end_matches('\0')
+            .to_string();
+        sock.set_nonblocking(true)?;
+        socks.push(TcpStream::from(sock));
+    }
+    let cpu0 = thread_cpu();
+    let tcp0 = KernelTcpCounters::read();
+    let buf = vec![0x5au8; 64 * 1024];
+    while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
+        let mut took = 0u64;
+        for s in &mut socks {
+            match s.write(&buf) {
+                Ok(n) => took += n as u64,
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if took > 0 {
+            sent.fetch_add(took, Ordering::Relaxed);
+        } else {
+            crate::pipeline::wait(&socks, PollFlags::POLLOUT)?;
+        }
+    }
+    for s in &socks {
+        s.shutdown(std::net::Shutdown::Write)?;
+    }
+    Ok(SenderEnd {
+        cc: cc_name,
+        tcp: KernelTcpCounters::read().since(&tcp0),
+        cpu: thread_cpu() - cpu0,
+        sent: sent.load(Ordering::Relaxed),
+    })
+}
+
+/// Accepts `flows` connections on `dst` and reads them to the end (or until
+/// [`DRAIN`] after `stop`), counting into `received`; with `loss_ppm`, a tc
+/// program on `host`'s ingress drops that many data frames once the
+/// connections are up. The sockets are non-blocking; the thread waits in
+/// `poll` only when none has data.
+#[allow(clippy::too_many_arguments)]
+fn kernel_receive(
+    host: &testhosts::Host,
+    dst: SocketAddrV4,
+    flows: usize,
+    loss_ppm: u32,
+    received: &AtomicU64,
+    stop: &AtomicBool,
+    ready: &dyn Fn(),
+    deadline: Instant,
+) -> Result<ReceiverEnd> {
+    let l = TcpListener::bind(dst)?;
+    ready();
+    let mut socks = Vec::with_capacity(flows);
+    while socks.len() < flows.max(1) {
+        let Some(s) = accept_one(&l, stop, deadline)? else {
+            return Err(BenchError("the sender did not connect".into()));
+        };
+        s.set_nonblocking(true)?;
+        socks.push(s);
+    }
+    let (cpu0, wall0) = (thread_cpu(), Instant::now());
+    // Armed once the connections are up; the host receives only the data
+    // direction (its ACKs leave by its egress).
+    let faults = if loss_ppm > 0 {
+        let f = PeerFaults::attach(host.ifindex(), Direction::Ingress)?;
+        f.set(peer_fault::Faults {
+            drop_ppm: loss_ppm,
+            port: dst.port(),
+            ..peer_fault::Faults::NONE
+        })?;
+        Some(f)
+    } else {
+        None
+    };
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut result = Ok(());
+    let mut drain_until = None;
+    while !socks.is_empty() && Instant::now() < deadline {
+        if stop.load(Ordering::Relaxed) {
+            let until = *drain_until.get_or_insert_with(|| Instant::now() + DRAIN);
+            if Instant::now() >= until {
+                break;
+            }
+        }
+        let (mut got, mut ended) = (0u64, None);
+        for (i, s) in socks.iter_mut().enumerate() {
+            match s.read(&mut buf) {
+                Ok(0) => ended = Some(i),
+                Ok(n) => got += n as u64,
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {}
+                Err(e) => {
+                    result = Err(e.into());
+                    ended = Some(i);
+                }
+            }
+        }
+        if let Some(i) = ended {
+            socks.swap_remove(i);
+        }
+        if result.is_err() {
+            break;
+        }
+        if got > 0 {
+            received.fetch_add(got, Ordering::Relaxed);
+        } else if !socks.is_empty() {
+            crate::pipeline::wait(&socks, PollFlags::POLLIN)?;
+        }
+    }
+    let (cpu, wall) = (thread_cpu() - cpu0, wall0.elapsed());
+    // Off and detached on this thread, inside the namespace where the filter
+    // is, before the connections close.
+    let faults = match faults {
+        Some(f) => {
+            let counters = f.counters()?;
+            f.set(peer_fault::Faults::NONE)?;
+            Some(counters)
+        }
+        None => None,
+    };
+    result.map(|()| ReceiverEnd {
+        faults,
+        cpu,
+        wall,
+        received: received.load(Ordering::Relaxed),
+    })
 }
 
 /// Kernel sender in A, kernel receiver in B (the symmetric offloads make the
@@ -354,110 +552,271 @@ pub fn kernel_bulk(opts: &BulkOpts, flow: KernelFlow) -> Result<KernelRun> {
         b.run("tc", &["qdisc", "add", "dev", b.ifname(), "clsact"])?;
     }
     let dst = SocketAddrV4::new(hosts.b().addr(), KERNEL_PORT);
-    let hard_deadline = Instant::now() + opts.warmup + opts.window + GRACE;
-    let side = Arc::new(Mutex::new(FlowSide::default()));
-    let (sender_side, receiver_side) = (side.clone(), side.clone());
+    let hard_deadline = Instant::now() + opts.warmup + opts.window + DRAIN + GRACE;
+    let flows = opts.flows;
+    let ends = Arc::new(Mutex::new((SenderEnd::default(), ReceiverEnd::default())));
+    let (sender_ends, receiver_ends) = (ends.clone(), ends.clone());
     let rate = crate::raw::measure(
         &hosts,
         opts.warmup,
         opts.window,
         move |_a, sent: &AtomicU64, stop| {
-            let sock = socket2::Socket::new(
-                socket2::Domain::IPV4,
-                socket2::Type::STREAM,
-                Some(socket2::Protocol::TCP),
-            )?;
-            if let Some(cc) = flow.cc {
-                let name = kernel_cc_name(cc);
-                sock.set_tcp_congestion(name.as_bytes())
-                    .map_err(|e| BenchError(format!("TCP_CONGESTION {name}: {e}")))?;
+            let end = kernel_send(dst, flow.cc, flows, sent, stop, hard_deadline)?;
+            if let Ok(mut ends) = sender_ends.lock() {
+                ends.0 = end;
             }
-            sock.connect_timeout(&dst.into(), Duration::from_secs(3))?;
-            let cc = String::from_utf8_lossy(&sock.tcp_congestion()?)
-                .trim_end_matches('\0')
-                .to_string();
-            let mut s: TcpStream = sock.into();
-            s.set_write_timeout(Some(Duration::from_millis(50)))?;
-            let tcp0 = KernelTcpCounters::read();
-            let buf = vec![0x5au8; 64 * 1024];
-            let mut result = Ok(());
-            while !stop.load(Ordering::Relaxed) && Instant::now() < hard_deadline {
-                match s.write(&buf) {
-                    Ok(n) => {
-                        sent.fetch_add(n as u64, Ordering::Relaxed);
-                    }
-                    Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
-                    Err(e) => {
-                        result = Err(e.into());
-                        break;
-                    }
-                }
-            }
-            let tcp = KernelTcpCounters::read().since(&tcp0);
-            if let Ok(mut side) = sender_side.lock() {
-                side.cc = cc;
-                side.tcp = tcp;
-            }
-            result
+            Ok(())
         },
         move |b, received: &AtomicU64, stop, ready| {
-            let l = TcpListener::bind(dst)?;
-            ready();
-            let Some(mut s) = accept_one(&l, stop, hard_deadline)? else {
-                return Err(BenchError("the sender did not connect".into()));
-            };
-            s.set_read_timeout(Some(Duration::from_millis(50)))?;
-            // Armed once the connection is up; B receives only the data
-            // direction (its ACKs leave by its egress).
-            let faults = if flow.loss_ppm > 0 {
-                let f = PeerFaults::attach(b.ifindex(), Direction::Ingress)?;
-                f.set(peer_fault::Faults {
-                    drop_ppm: flow.loss_ppm,
-                    port: KERNEL_PORT,
-                    ..peer_fault::Faults::NONE
-                })?;
-                Some(f)
-            } else {
-                None
-            };
-            let mut buf = vec![0u8; 256 * 1024];
-            let mut result = Ok(());
-            while !stop.load(Ordering::Relaxed) && Instant::now() < hard_deadline {
-                match s.read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => {
-                        received.fetch_add(n as u64, Ordering::Relaxed);
-                    }
-                    Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
-                    Err(e) => {
-                        result = Err(e.into());
-                        break;
-                    }
-                }
+            let end = kernel_receive(
+                b,
+                dst,
+                flows,
+                flow.loss_ppm,
+                received,
+                stop,
+                ready,
+                hard_deadline,
+            )?;
+            if let Ok(mut ends) = receiver_ends.lock() {
+                ends.1 = end;
             }
-            // Off and detached on this thread, inside the namespace where the
-            // filter is, before the connection closes.
-            if let Some(f) = faults {
-                let counters = f.counters()?;
-                f.set(peer_fault::Faults::NONE)?;
-                drop(f);
-                if let Ok(mut side) = receiver_side.lock() {
-                    side.faults = Some(counters);
-                }
-            }
-            result
+            Ok(())
         },
     )?;
-    let side = std::mem::take(
-        &mut *side
+    let (sender, receiver) = std::mem::take(
+        &mut *ends
             .lock()
             .map_err(|_| BenchError("a kernel end panicked".into()))?,
     );
     Ok(KernelRun {
         gbps: rate.rx_pps * 8.0 / 1e9,
-        cc: side.cc,
-        faults: side.faults,
-        tcp: side.tcp,
+        cc: sender.cc,
+        faults: receiver.faults,
+        tcp: sender.tcp,
+        timeline: rate.timeline,
+        work: Work {
+            client_cpu: sender.cpu,
+            server_cpu: receiver.cpu,
+            wall: receiver.wall,
+            requests: 0,
+            bytes: receiver.received,
+        },
+        sent_bytes: sender.sent,
+        received_bytes: receiver.received,
+    })
+}
+
+/// The sending end of a flow into a Shunt receiver, seen from the thread
+/// that measures it.
+trait Sender {
+    /// Bytes its send buffer took so far.
+    fn sent(&self) -> u64;
+    /// Its (first) connection's counters and variables now, if it is Shunt.
+    fn conn(&self) -> Result<(Option<ConnStats>, Option<ConnInfo>)>;
+    /// Segments its connections retransmitted so far, if it is Shunt.
+    fn retransmits(&self) -> Result<u64>;
+    /// Its shard's counters, if it is Shunt.
+    fn shard(&self) -> ShardStats;
+    /// Stops sending and closes the sending side.
+    fn finish(&mut self) -> Result<()>;
+    /// Why it failed, if it did.
+    fn error(&self) -> Option<String>;
+}
+
+/// A Shunt [`BulkSender`] on its shard.
+struct ShuntSender {
+    handle: ShardHandle<BulkSender>,
+    sent: Arc<AtomicU64>,
+}
+
+impl Sender for ShuntSender {
+    fn sent(&self) -> u64 {
+        self.sent.load(Ordering::Relaxed)
+    }
+    fn conn(&self) -> Result<(Option<ConnStats>, Option<ConnInfo>)> {
+        Ok(self
+            .handle
+            .call(|app, ctx| (app.conn_stats(ctx), app.conn_info(ctx)))?)
+    }
+    fn retransmits(&self) -> Result<u64> {
+        Ok(self.handle.call(|app, ctx| app.retransmits(ctx))?)
+    }
+    fn shard(&self) -> ShardStats {
+        self.handle.stats()
+    }
+    fn finish(&mut self) -> Result<()> {
+        Ok(self.handle.call(|app, ctx| app.finish(ctx))?)
+    }
+    fn error(&self) -> Option<String> {
+        self.handle.call(|app, _| app.error.clone()).ok().flatten()
+    }
+}
+
+/// A kernel sender ([`kernel_send`]) on a thread of its own.
+struct KernelSender {
+    sent: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+    thread:
+        Option<std::thread::JoinHandle<std::result::Result<Result<SenderEnd>, testhosts::Error>>>,
+    end: Option<Result<SenderEnd>>,
+}
+
+impl Sender for KernelSender {
+    fn sent(&self) -> u64 {
+        self.sent.load(Ordering::Relaxed)
+    }
+    fn conn(&self) -> Result<(Option<ConnStats>, Option<ConnInfo>)> {
+        Ok((None, None))
+    }
+    fn retransmits(&self) -> Result<u64> {
+        Ok(0)
+    }
+    fn shard(&self) -> ShardStats {
+        ShardStats::default()
+    }
+    fn finish(&mut self) -> Result<()> {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let end = t
+                .join()
+                .map_err(|_| BenchError("the kernel sender panicked".into()))?
+                .map_err(BenchError::from)
+                .and_then(|r| r);
+            self.end = Some(end);
+        }
+        Ok(())
+    }
+    fn error(&self) -> Option<String> {
+        match &self.end {
+            Some(Err(e)) => Some(e.to_string()),
+            _ => None,
+        }
+    }
+}
+
+/// A Shunt discard server on `host`.
+fn start_discard(
+    host: &testhosts::Host,
+    cfg: control::RuntimeConfig,
+) -> Result<(Runtime<Discard>, ShardHandle<Discard>, Arc<AtomicU64>)> {
+    let mut cfg = cfg;
+    cfg.listen_ports = vec![SHUNT_PORT];
+    let discard = Discard::new(SHUNT_PORT);
+    let received = discard.received.clone();
+    let mut discard = Some(discard);
+    let server = Runtime::start(cfg, move |_| discard.take().expect("one queue"))
+        .map_err(|e| BenchError(format!("Shunt receiver on {}: {e}", host.ns())))?;
+    let sh = server
+        .handle(0)
+        .ok_or_else(|| BenchError("the server runtime has no shard".into()))?
+        .clone();
+    if let Some(e) = sh.call(|app, _| app.error.clone())? {
+        return Err(BenchError(e));
+    }
+    Ok((server, sh, received))
+}
+
+/// Measures a flow from `sender` into the Shunt discard server `srv`: waits
+/// for the first byte, arms the loss, samples the warm-up and the window,
+/// then has the sender close and waits for the receiver to read it all.
+/// `sender_cpu` reads the sender's CPU time (None: its own thread measures
+/// it).
+fn measure_into_shunt(
+    opts: &BulkOpts,
+    loss_ppm: u32,
+    srv: &Runtime<Discard>,
+    received: &AtomicU64,
+    sender: &mut dyn Sender,
+    sender_cpu: &dyn Fn() -> Result<Duration>,
+) -> Result<ShuntRun> {
+    let sh = srv
+        .handle(0)
+        .ok_or_else(|| BenchError("the server runtime has no shard".into()))?;
+    let start = Instant::now();
+    let (client_cpu0, server_cpu0) = (sender_cpu()?, sh.call(|_, _| thread_cpu())?);
+    // Wait for the first bytes, then arm the loss, warm up and measure.
+    let deadline = start + GRACE;
+    while received.load(Ordering::Relaxed) == 0 {
+        if Instant::now() >= deadline {
+            return Err(BenchError(format!(
+                "no byte arrived in {} s{}",
+                GRACE.as_secs(),
+                sender.error().map(|e| format!(": {e}")).unwrap_or_default()
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    srv.set_faults(Faults {
+        drop_ppm: loss_ppm,
+        ..Faults::NONE
+    })?;
+    let mut timeline = Timeline::default();
+    let mut sample = || {
+        let info = sender.conn().ok().and_then(|c| c.1);
+        (received.load(Ordering::Relaxed), info)
+    };
+    sample_until(
+        &mut timeline,
+        start,
+        Instant::now() + opts.warmup,
+        &mut sample,
+    );
+    let snap = |sender: &dyn Sender| -> Result<_> {
+        let (conn, _) = sender.conn()?;
+        Ok((
+            Instant::now(),
+            received.load(Ordering::Relaxed),
+            sender.sent(),
+            sender.shard(),
+            sh.stats(),
+            srv.steering().counters()?,
+            conn,
+        ))
+    };
+    let (t0, r0, s0, c0, v0, x0, conn_start) = snap(sender)?;
+    sample_until(&mut timeline, start, t0 + opts.window, &mut sample);
+    let (t1, r1, s1, c1, v1, x1, conn_end) = snap(sender)?;
+    // From the connections' start, as the kernel's are counted.
+    let retransmits = sender.retransmits()?;
+    timeline.window = ((t0 - start).as_secs_f64(), (t1 - start).as_secs_f64());
+    srv.set_faults(Faults::NONE)?;
+    let (_, info) = sender.conn()?;
+    sender.finish()?;
+    if let Some(e) = sender.error() {
+        return Err(BenchError(e));
+    }
+    // Everything written reaches the receiver once the sender closed.
+    let sent_bytes = sender.sent();
+    let drain_until = Instant::now() + DRAIN;
+    while received.load(Ordering::Relaxed) < sent_bytes && Instant::now() < drain_until {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let received_bytes = received.load(Ordering::Relaxed);
+    let work = Work {
+        client_cpu: sender_cpu()?.saturating_sub(client_cpu0),
+        server_cpu: sh.call(|_, _| thread_cpu())? - server_cpu0,
+        wall: start.elapsed(),
+        requests: 0,
+        bytes: received_bytes,
+    };
+    let secs = (t1 - t0).as_secs_f64();
+    Ok(ShuntRun {
+        gbps: (r1 - r0) as f64 * 8.0 / secs / 1e9,
+        sent_gbps: (s1 - s0) as f64 * 8.0 / secs / 1e9,
+        client: c1.since(&c0),
+        server: v1.since(&v0),
+        secs,
+        conn_start,
+        conn_end,
+        info,
+        steering: x1.since(&x0),
+        timeline,
+        work,
+        sent_bytes,
+        received_bytes,
+        retransmits,
+        tx_checksum: String::new(),
     })
 }
 
@@ -476,95 +835,89 @@ pub fn shunt_bulk(opts: &BulkOpts, flow: ShuntFlow) -> Result<ShuntRun> {
     };
     hosts.a().run_in(|| -> Result<ShuntRun> {
         pin(0);
-        let mut cfg = config(&a);
-        cfg.listen_ports = vec![SHUNT_PORT];
-        let discard = Discard::new(SHUNT_PORT);
-        let received = discard.received.clone();
-        let mut discard = Some(discard);
-        let server = Runtime::start(cfg, move |_| discard.take().expect("one queue"))?;
-        let sh = server
-            .handle(0)
-            .ok_or_else(|| BenchError("the server runtime has no shard".into()))?
-            .clone();
-        if let Some(e) = sh.call(|app, _| app.error.clone())? {
-            return Err(BenchError(e));
-        }
+        let (server, _, received) = start_discard(&a, config(&a))?;
         let srv = &server;
         let run = b.run_in(|| -> Result<ShuntRun> {
             pin(1);
-            let sender = BulkSender::new(dst);
-            let sent = sender.sent.clone();
-            let mut sender = Some(sender);
-            let client = Runtime::start(config(&b), move |_| sender.take().expect("one queue"))?;
-            client.resolve_neighbor(a.addr())?;
+            let app = BulkSender::new(dst, opts.flows);
+            let sent = app.sent.clone();
+            let mut app = Some(app);
+            let (client, handle) = crate::rr::start_client(config(&b), a.addr(), move |_| {
+                app.take().expect("one queue")
+            })?;
             let tx_checksum = client
                 .tx_checksums()
                 .first()
                 .map(|c| c.to_string())
                 .unwrap_or_default();
-            let ch = client
-                .handle(0)
-                .ok_or_else(|| BenchError("the client runtime has no shard".into()))?
-                .clone();
-            ch.call(|app, ctx| app.start(ctx))?;
-            // Wait for the first bytes, then arm the loss, warm up and measure.
-            let deadline = Instant::now() + GRACE;
-            while received.load(Ordering::Relaxed) == 0 {
-                if Instant::now() >= deadline {
-                    let e = ch.call(|app, _| app.error.clone()).ok().flatten();
-                    return Err(BenchError(format!(
-                        "no byte arrived in {} s{}",
-                        GRACE.as_secs(),
-                        e.map(|e| format!(": {e}")).unwrap_or_default()
-                    )));
-                }
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            srv.set_faults(Faults {
-                drop_ppm: flow.loss_ppm,
-                ..Faults::NONE
-            })?;
-            std::thread::sleep(opts.warmup);
-            let snap = || -> Result<_> {
-                let conn = ch.call(|app, ctx| app.conn_stats(ctx))?;
-                Ok((
-                    Instant::now(),
-                    received.load(Ordering::Relaxed),
-                    sent.load(Ordering::Relaxed),
-                    ch.stats(),
-                    sh.stats(),
-                    srv.steering().counters()?,
-                    conn,
-                ))
-            };
-            let (t0, r0, s0, c0, v0, x0, conn_start) = snap()?;
-            std::thread::sleep(opts.window);
-            let (t1, r1, s1, c1, v1, x1, conn_end) = snap()?;
-            srv.set_faults(Faults::NONE)?;
-            let (error, info) = ch.call(|app, ctx| (app.error.clone(), app.conn_info(ctx)))?;
+            let ch = handle.clone();
+            let mut sender = ShuntSender { handle, sent };
+            let cpu = || -> Result<Duration> { Ok(ch.call(|_, _| thread_cpu())?) };
+            let started = cpu().and_then(|_| Ok(ch.call(|app, ctx| app.start(ctx))?));
+            let run = started.and_then(|()| {
+                measure_into_shunt(&opts, flow.loss_ppm, srv, &received, &mut sender, &cpu)
+            });
             drop(client.stop());
-            if let Some(e) = error {
-                return Err(BenchError(e));
-            }
-            let secs = (t1 - t0).as_secs_f64();
-            Ok(ShuntRun {
-                gbps: (r1 - r0) as f64 * 8.0 / secs / 1e9,
-                sent_gbps: (s1 - s0) as f64 * 8.0 / secs / 1e9,
-                client: c1.since(&c0),
-                server: v1.since(&v0),
-                secs,
-                conn_start,
-                conn_end,
-                info,
-                steering: x1.since(&x0),
-                tx_checksum,
-            })
+            run.map(|r| ShuntRun { tx_checksum, ..r })
         });
         // Whatever happened to the sender, no fault outlives the flow.
         let off = server.set_faults(Faults::NONE);
         drop(server.stop());
         let run = run??;
         off?;
+        Ok(run)
+    })?
+}
+
+/// Shunt discard server in A (core 0), kernel sender in B (core 1; its veth
+/// computes full checksums, which Shunt checks).
+pub fn kernel_to_shunt_bulk(opts: &BulkOpts, flow: KernelFlow) -> Result<ShuntRun> {
+    let hosts = new_hosts(Config::default())?;
+    let (a, b) = (hosts.a().clone(), hosts.b().clone());
+    let dst = SocketAddrV4::new(a.addr(), SHUNT_PORT);
+    let opts = opts.clone();
+    hosts.a().run_in(|| -> Result<ShuntRun> {
+        pin(0);
+        let (server, _, received) = start_discard(&a, crate::rr::shunt_config(&a, &opts.shard))?;
+        let sent = Arc::new(AtomicU64::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let deadline = Instant::now() + opts.warmup + opts.window + DRAIN + GRACE;
+        let flows = opts.flows;
+        let thread = {
+            let (sent, stop) = (sent.clone(), stop.clone());
+            b.spawn_thread(move || {
+                pin(1);
+                kernel_send(dst, flow.cc, flows, &sent, &stop, deadline)
+            })
+        };
+        let mut sender = KernelSender {
+            sent,
+            stop,
+            thread: Some(thread),
+            end: None,
+        };
+        // The kernel sender measures its own CPU time.
+        let no_cpu = || Ok(Duration::ZERO);
+        let run = measure_into_shunt(
+            &opts,
+            flow.loss_ppm,
+            &server,
+            &received,
+            &mut sender,
+            &no_cpu,
+        );
+        let finished = sender.finish();
+        let off = server.set_faults(Faults::NONE);
+        drop(server.stop());
+        let mut run = run?;
+        finished?;
+        off?;
+        let end = sender
+            .end
+            .take()
+            .ok_or_else(|| BenchError("the kernel sender did not end".into()))??;
+        run.work.client_cpu = end.cpu;
+        run.retransmits = end.tcp.retrans_segs;
         Ok(run)
     })?
 }

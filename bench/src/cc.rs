@@ -86,6 +86,7 @@ pub struct CcReport {
 pub fn run(seconds: u64, loss_percent: f64, json: Option<&std::path::Path>) -> Result<()> {
     let opts = CcOpts {
         bulk: BulkOpts {
+            flows: 1,
             warmup: crate::raw::WARMUP,
             window: Duration::from_secs(seconds.max(1)),
             shard: ShardConfig::default(),

@@ -6,20 +6,31 @@
 //! trips and latencies: kernel, Shunt, and the raw AF_XDP ceiling), `bulk`
 //! (one-way goodput: kernel, Shunt, and the raw ceiling) and `cc` (Shunt's
 //! congestion controllers and pacing, and Shunt against the kernel under
-//! loss).
+//! loss). `compare` runs them all side by side, the kernel stack against
+//! Shunt on the same link, into one table (and JSON, and SVG plots).
 
 mod apps;
 mod bulk;
 mod cc;
+mod compare;
+mod connrate;
+mod cpu;
 mod demo;
 mod frames;
+mod pipeline;
+mod plot;
 mod raw;
 mod rr;
+mod signals;
 #[cfg(test)]
 mod tests;
+mod timeline;
+
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use datapath::io::xdp::TxChecksumOffload;
+use datapath::shard::ShardConfig;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -93,10 +104,71 @@ enum Cmd {
         #[arg(long)]
         json: Option<std::path::PathBuf>,
     },
+    /// The kernel stack against Shunt on the same link, in one run: bulk,
+    /// request/response, connection rate and bulk under loss, on kernel <->
+    /// kernel, Shunt <-> Shunt and kernel client <-> Shunt server, in one
+    /// table with each figure's ratio to the kernel's.
+    Compare {
+        /// Workloads to run, comma-separated.
+        #[arg(long, value_enum, value_delimiter = ',', default_values_t = compare::Workload::ALL)]
+        workloads: Vec<compare::Workload>,
+        /// Seconds per figure, after the warm-up.
+        #[arg(long, default_value_t = 3.0)]
+        seconds: f64,
+        /// Warm-up before each figure's window, milliseconds.
+        #[arg(long, default_value_t = 300)]
+        warmup_ms: u64,
+        /// Connections of bulk and loss, from one sender to one receiver.
+        #[arg(long, default_value_t = 1)]
+        flows: usize,
+        /// Request and response size of request/response, bytes.
+        #[arg(long, default_value_t = 64)]
+        size: usize,
+        /// Connections of request/response.
+        #[arg(long, default_value_t = 1)]
+        conns: usize,
+        /// Requests in flight on each request/response connection
+        /// (pipelining).
+        #[arg(long, default_value_t = 1)]
+        depth: usize,
+        /// Request and response size of the connection-rate workload, bytes.
+        #[arg(long, default_value_t = 1)]
+        conn_size: usize,
+        /// Connections per connection-rate figure at most.
+        #[arg(long, default_value_t = connrate::MAX_CONNECTIONS)]
+        max_connections: u64,
+        /// Data frames dropped in the loss workload, percent.
+        #[arg(long, default_value_t = 1.0)]
+        loss: f64,
+        /// Congestion controller of every bulk sender (kernel: TCP_CONGESTION
+        /// on its socket): newreno (reno), cubic or bbr.
+        #[arg(long, default_value = "cubic")]
+        cc: datapath::cc::Algorithm,
+        /// Turns a Shunt shard spins without work before it blocks (default:
+        /// the shard's default).
+        #[arg(long)]
+        idle_turns: Option<u32>,
+        /// Also write every figure and the machine to this file as JSON.
+        #[arg(long)]
+        json: Option<std::path::PathBuf>,
+        /// Write SVG plots into this directory (made if missing).
+        #[arg(long)]
+        plot: Option<std::path::PathBuf>,
+        /// Real-host mode (not implemented yet): the interface to use.
+        #[arg(long)]
+        iface: Option<String>,
+        /// Real-host mode (not implemented yet): the far host's address.
+        #[arg(long)]
+        peer: Option<String>,
+    },
 }
 
 fn main() {
     let cli = Cli::parse();
+    if let Err(e) = signals::install() {
+        eprintln!("shunt-bench: {e}");
+        std::process::exit(1);
+    }
     let r = match cli.cmd {
         Cmd::Demo { seconds } => demo::run(seconds),
         Cmd::Raw { seconds, sizes } => raw::run(seconds, &sizes),
@@ -114,6 +186,51 @@ fn main() {
             loss,
             json,
         } => cc::run(seconds, loss, json.as_deref()),
+        Cmd::Compare {
+            workloads,
+            seconds,
+            warmup_ms,
+            flows,
+            size,
+            conns,
+            depth,
+            conn_size,
+            max_connections,
+            loss,
+            cc,
+            idle_turns,
+            json,
+            plot,
+            iface,
+            peer,
+        } => Duration::try_from_secs_f64(seconds)
+            .map_err(|_| BenchError(format!("--seconds {seconds}: not a duration")))
+            .and_then(|window| {
+                let mut shard = ShardConfig::default();
+                if let Some(n) = idle_turns {
+                    shard.idle_turns = n;
+                }
+                compare::run(&compare::CompareArgs {
+                    opts: compare::CompareOpts {
+                        workloads,
+                        warmup: Duration::from_millis(warmup_ms),
+                        window,
+                        flows,
+                        rr_size: size,
+                        rr_conns: conns,
+                        rr_depth: depth,
+                        conn_size,
+                        max_connections,
+                        loss_percent: loss,
+                        cc,
+                        shard,
+                    },
+                    json,
+                    plot,
+                    iface,
+                    peer,
+                })
+            }),
     };
     if let Err(e) = r {
         eprintln!("shunt-bench: {e}");

@@ -17,17 +17,19 @@ use datapath::io::xdp::{BindMode, Xsk, XskConfig};
 use testhosts::{Config, Host, TestHosts};
 use xdp_prog::{AttachMode, Steering};
 
+use crate::timeline::{Timeline, sample_until};
 use crate::{BenchError, Result, frames, pin};
 
 const PORT: u16 = 7000;
 pub(crate) const WARMUP: Duration = Duration::from_millis(500);
 
 /// Events per second at the sender and the receiver (packets, or bytes for
-/// a stream).
-#[derive(Debug, Clone, Copy)]
+/// a stream), and the receiver's count over time.
+#[derive(Debug, Clone)]
 pub(crate) struct Rate {
     pub(crate) tx_pps: f64,
     pub(crate) rx_pps: f64,
+    pub(crate) timeline: Timeline,
 }
 
 pub fn run(seconds: u64, sizes: &[usize]) -> Result<()> {
@@ -144,13 +146,16 @@ where
             r
         })
     };
-    std::thread::sleep(warmup);
+    let start = Instant::now();
+    let mut timeline = Timeline::default();
+    let count = || (received.load(Ordering::Relaxed), None);
+    sample_until(&mut timeline, start, start + warmup, count);
     let (t0, s0, r0) = (
         Instant::now(),
         sent.load(Ordering::Relaxed),
         received.load(Ordering::Relaxed),
     );
-    std::thread::sleep(window);
+    sample_until(&mut timeline, start, t0 + window, count);
     let (t1, s1, r1) = (
         Instant::now(),
         sent.load(Ordering::Relaxed),
@@ -164,9 +169,11 @@ where
         .join()
         .map_err(|_| BenchError("receiver panicked".into()))???;
     let secs = (t1 - t0).as_secs_f64();
+    timeline.window = ((t0 - start).as_secs_f64(), (t1 - start).as_secs_f64());
     Ok(Rate {
         tx_pps: (s1 - s0) as f64 / secs,
         rx_pps: (r1 - r0) as f64 / secs,
+        timeline,
     })
 }
 

@@ -25,7 +25,9 @@ use hdrhistogram::Histogram;
 use testhosts::{Config, Host, TestHosts};
 use xdp_prog::{AttachMode, Steering};
 
-use crate::apps::{RrClient, new_histogram};
+use crate::apps::{RrClient, Timed, new_histogram};
+use crate::bulk::KernelTcpCounters;
+use crate::cpu::{Work, thread_cpu};
 use crate::ratio;
 use crate::{BenchError, Result, frames, pin};
 
@@ -39,6 +41,9 @@ const GRACE: Duration = Duration::from_secs(5);
 #[derive(Debug, Clone)]
 pub struct RrOpts {
     pub size: usize,
+    /// Connections, each with `depth` requests in flight.
+    pub conns: usize,
+    pub depth: usize,
     pub warmup: Duration,
     pub window: Duration,
     /// Both Shunt shards poll like this.
@@ -46,15 +51,57 @@ pub struct RrOpts {
 }
 
 /// One figure: round trips counted over a window, and their latencies.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct RrFigure {
     pub round_trips: u64,
     pub secs: f64,
     /// Nanoseconds.
     pub hist: Histogram<u64>,
+    /// Both ends' CPU time over the whole connection and the round trips
+    /// and bytes (requests and responses) of that span. The raw echo
+    /// measures its client only.
+    pub work: Work,
+    /// Request bytes the client sent whose responses came back, and bytes the
+    /// server echoed, over the whole connection: equal when nothing was lost
+    /// or left half-way.
+    pub client_bytes: u64,
+    pub server_bytes: u64,
+    /// Segments the client retransmitted over the whole run (a kernel
+    /// client: its namespace's `RetransSegs`; Shunt: its connections').
+    pub retransmits: u64,
+    /// Why the run ended before its window did, if it did (the figure then
+    /// covers what completed).
+    pub stopped: Option<String>,
 }
 
 impl RrFigure {
+    /// The figure of a Shunt client's timed operations of `size` bytes each
+    /// way; CPU times, the server's bytes and retransmissions are the
+    /// caller's to fill in. `stopped`: why the run ended early.
+    pub fn from_timed(t: Timed, size: usize, stopped: Option<String>) -> Result<RrFigure> {
+        let (Some(first), Some(last)) = (t.window_start, t.window_end) else {
+            return Err(BenchError(format!(
+                "nothing completed in the window{}",
+                stopped.map(|s| format!(" ({s})")).unwrap_or_default()
+            )));
+        };
+        let bytes = t.total * size as u64;
+        Ok(RrFigure {
+            round_trips: t.measured,
+            secs: (last - first).as_secs_f64(),
+            hist: t.hist,
+            work: Work {
+                requests: t.total,
+                bytes: 2 * bytes,
+                ..Work::default()
+            },
+            client_bytes: bytes,
+            server_bytes: 0,
+            retransmits: 0,
+            stopped,
+        })
+    }
+
     pub fn rate(&self) -> f64 {
         self.round_trips as f64 / self.secs.max(1e-9)
     }
@@ -96,6 +143,8 @@ pub fn run(seconds: u64, size: usize, idle_turns: Option<u32>) -> Result<()> {
     }
     let opts = RrOpts {
         size,
+        conns: 1,
+        depth: 1,
         warmup: crate::raw::WARMUP,
         window: Duration::from_secs(seconds.max(1)),
         shard,
@@ -106,22 +155,37 @@ pub fn run(seconds: u64, size: usize, idle_turns: Option<u32>) -> Result<()> {
     Ok(())
 }
 
+impl RrOpts {
+    /// Refuses what no figure could run with.
+    pub fn check(&self) -> Result<()> {
+        if !(1..=1400).contains(&self.size) {
+            return Err(BenchError(format!(
+                "request size {} is outside 1..=1400 (one frame each way)",
+                self.size
+            )));
+        }
+        if !(1..=MAX_CONNS).contains(&self.conns) || !(1..=MAX_DEPTH).contains(&self.depth) {
+            return Err(BenchError(format!(
+                "{} connections with {} requests in flight each: connections must be 1..={MAX_CONNS}, requests in flight 1..={MAX_DEPTH}",
+                self.conns, self.depth
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Connections and requests in flight per connection at most.
+pub const MAX_CONNS: usize = 64;
+pub const MAX_DEPTH: usize = 64;
+
 /// Runs the four figures, each on fresh test hosts.
 pub fn measure_all(opts: &RrOpts) -> Result<RrReport> {
-    if !(1..=1400).contains(&opts.size) {
-        return Err(BenchError(format!(
-            "request size {} is outside 1..=1400 (one frame each way)",
-            opts.size
-        )));
-    }
-    let kernel_blocking = kernel_rr(&new_hosts(Config::default())?, opts, false)
-        .map_err(|e| BenchError(format!("kernel rr (blocking): {e}")))?;
-    let kernel_busy = kernel_rr(&new_hosts(Config::default())?, opts, true)
-        .map_err(|e| BenchError(format!("kernel rr (busy-polled): {e}")))?;
+    opts.check()?;
+    let kernel_blocking = kernel_figure(opts, false)?;
+    let kernel_busy = kernel_figure(opts, true)?;
     let (shunt, shunt_detail) = shunt_rr(&new_hosts(Config::default())?, opts)
         .map_err(|e| BenchError(format!("Shunt rr: {e}")))?;
-    let kernel_to_shunt = kernel_client_shunt_server(&new_hosts(Config::default())?, opts)
-        .map_err(|e| BenchError(format!("kernel client, Shunt server: {e}")))?;
+    let kernel_to_shunt = kernel_to_shunt_figure(opts)?;
     let (raw, lost_raw_frames) = raw_rr(&new_hosts(Config::default())?, opts)
         .map_err(|e| BenchError(format!("raw AF_XDP echo: {e}")))?;
     Ok(RrReport {
@@ -133,6 +197,31 @@ pub fn measure_all(opts: &RrOpts) -> Result<RrReport> {
         raw,
         lost_raw_frames,
     })
+}
+
+/// The kernel on both ends, blocking or busy-polled, on test hosts of its
+/// own.
+pub fn kernel_figure(opts: &RrOpts, busy: bool) -> Result<RrFigure> {
+    opts.check()?;
+    let how = if busy { "busy-polled" } else { "blocking" };
+    kernel_rr(&new_hosts(Config::default())?, opts, busy)
+        .map_err(|e| BenchError(format!("kernel rr ({how}): {e}")))
+}
+
+/// Shunt on both ends, on test hosts of its own.
+pub fn shunt_figure(opts: &RrOpts) -> Result<RrFigure> {
+    opts.check()?;
+    shunt_rr(&new_hosts(Config::default())?, opts)
+        .map(|(fig, _)| fig)
+        .map_err(|e| BenchError(format!("Shunt rr: {e}")))
+}
+
+/// A busy-polled kernel client against a Shunt server, on test hosts of
+/// its own.
+pub fn kernel_to_shunt_figure(opts: &RrOpts) -> Result<RrFigure> {
+    opts.check()?;
+    kernel_client_shunt_server(&new_hosts(Config::default())?, opts)
+        .map_err(|e| BenchError(format!("kernel client, Shunt server: {e}")))
 }
 
 pub(crate) fn new_hosts(config: Config) -> Result<TestHosts> {
@@ -220,24 +309,33 @@ fn print_report(opts: &RrOpts, r: &RrReport) {
     );
 }
 
-/// Times round trips until `stop_at`, recording those that start at or
-/// after `from`. `rt` does one round trip; it returns false on end of stream.
-fn client_loop(
+/// Times round trips of `size`-byte requests until `stop_at`, recording
+/// those that start at or after `from`, and the calling thread's CPU time
+/// over all of them. `rt` does one round trip; it returns false when the
+/// run cannot go on (the figure then covers what completed and says so in
+/// `stopped`; see [`whole`]).
+pub(crate) fn client_loop(
     from: Instant,
     stop_at: Instant,
+    size: usize,
     mut rt: impl FnMut() -> std::io::Result<bool>,
 ) -> Result<RrFigure> {
     let mut hist = new_histogram();
     let (mut n, mut first, mut last) = (0u64, None, None);
+    let (cpu0, wall0, mut total) = (thread_cpu(), Instant::now(), 0u64);
+    let tcp0 = KernelTcpCounters::read();
+    let mut stopped = None;
     loop {
         let t0 = Instant::now();
         if t0 >= stop_at {
             break;
         }
         if !rt()? {
-            return Err(BenchError("the server closed the connection".into()));
+            stopped = Some("the server closed the connection".to_string());
+            break;
         }
         let t1 = Instant::now();
+        total += 1;
         if t0 >= from {
             let _ = hist.record(((t1 - t0).as_nanos() as u64).max(1));
             n += 1;
@@ -246,18 +344,45 @@ fn client_loop(
         }
     }
     let (Some(first), Some(last)) = (first, last) else {
-        return Err(BenchError("no round trip completed in the window".into()));
+        return Err(BenchError(format!(
+            "no round trip completed in the window{}",
+            stopped.map(|s| format!(" ({s})")).unwrap_or_default()
+        )));
     };
+    let bytes = total * size as u64;
     Ok(RrFigure {
         round_trips: n,
         secs: (last - first).as_secs_f64(),
         hist,
+        work: Work {
+            client_cpu: thread_cpu() - cpu0,
+            wall: wall0.elapsed(),
+            requests: total,
+            bytes: 2 * bytes,
+            ..Work::default()
+        },
+        client_bytes: bytes,
+        server_bytes: 0,
+        retransmits: KernelTcpCounters::read().since(&tcp0).retrans_segs,
+        stopped,
     })
+}
+
+/// The figure of a run that had to go on to the end of its window.
+fn whole(fig: RrFigure) -> Result<RrFigure> {
+    match &fig.stopped {
+        Some(why) => Err(BenchError(why.clone())),
+        None => Ok(fig),
+    }
 }
 
 /// Reads exactly `buf.len()` bytes; false on end of stream. Spins on
 /// `WouldBlock` (non-blocking sockets); gives up at `deadline`.
-fn read_full(s: &mut TcpStream, buf: &mut [u8], deadline: Instant) -> std::io::Result<bool> {
+pub(crate) fn read_full(
+    s: &mut TcpStream,
+    buf: &mut [u8],
+    deadline: Instant,
+) -> std::io::Result<bool> {
     let mut got = 0;
     while got < buf.len() {
         match s.read(&mut buf[got..]) {
@@ -280,7 +405,7 @@ fn read_full(s: &mut TcpStream, buf: &mut [u8], deadline: Instant) -> std::io::R
     Ok(true)
 }
 
-fn write_full(s: &mut TcpStream, buf: &[u8], deadline: Instant) -> std::io::Result<()> {
+pub(crate) fn write_full(s: &mut TcpStream, buf: &[u8], deadline: Instant) -> std::io::Result<()> {
     let mut off = 0;
     while off < buf.len() {
         match s.write(&buf[off..]) {
@@ -322,71 +447,120 @@ pub(crate) fn accept_one(
     }
 }
 
+/// A kernel client's part (on a thread in B): `opts.conns` connections to
+/// `dst`, with `opts.depth` requests in flight on each; `busy`: spinning on
+/// non-blocking sockets. One connection with one request at a time is a
+/// plain loop of `write` and `read`, blocking or spinning.
+fn kernel_client(
+    dst: SocketAddrV4,
+    opts: &RrOpts,
+    busy: bool,
+    deadline: Instant,
+) -> Result<RrFigure> {
+    let mut socks = (0..opts.conns)
+        .map(|_| TcpStream::connect_timeout(&dst.into(), Duration::from_secs(3)))
+        .collect::<std::io::Result<Vec<_>>>()?;
+    if opts.conns > 1 || opts.depth > 1 {
+        let timed = Timed::new(opts.warmup, opts.window);
+        return crate::pipeline::client(&mut socks, opts.size, opts.depth, timed, busy, deadline);
+    }
+    let Some(mut s) = socks.pop() else {
+        return Err(BenchError("no connection".into()));
+    };
+    s.set_nodelay(true)?;
+    if busy {
+        s.set_nonblocking(true)?;
+    } else {
+        s.set_read_timeout(Some(Duration::from_millis(100)))?;
+    }
+    let req = vec![0x42u8; opts.size];
+    let mut resp = vec![0u8; opts.size];
+    let start = Instant::now();
+    let (from, stop_at) = (start + opts.warmup, start + opts.warmup + opts.window);
+    whole(client_loop(from, stop_at, opts.size, || {
+        write_full(&mut s, &req, deadline)?;
+        read_full(&mut s, &mut resp, deadline)
+    })?)
+}
+
 /// Kernel client in B, kernel echo server in A, TCP_NODELAY on both;
 /// `busy`: both sockets non-blocking and spinning.
 fn kernel_rr(hosts: &TestHosts, opts: &RrOpts, busy: bool) -> Result<RrFigure> {
-    let (a, b) = (hosts.a().clone(), hosts.b().clone());
-    let dst = SocketAddrV4::new(a.addr(), KERNEL_PORT);
+    let dst = SocketAddrV4::new(hosts.a().addr(), KERNEL_PORT);
     let hard_deadline = Instant::now() + opts.warmup + opts.window + GRACE;
-    let size = opts.size;
+    let (size, conns) = (opts.size, opts.conns);
+    let server = move |stop: &AtomicBool, ready: &dyn Fn()| -> Result<(Duration, u64)> {
+        let l = TcpListener::bind(dst)?;
+        ready();
+        let mut socks = Vec::with_capacity(conns);
+        while socks.len() < conns {
+            let Some(s) = accept_one(&l, stop, hard_deadline)? else {
+                return Ok((Duration::ZERO, 0));
+            };
+            socks.push(s);
+        }
+        if conns > 1 {
+            return crate::pipeline::echo_server(socks, busy, hard_deadline);
+        }
+        let Some(mut s) = socks.pop() else {
+            return Ok((Duration::ZERO, 0));
+        };
+        let cpu0 = thread_cpu();
+        s.set_nodelay(true)?;
+        if busy {
+            s.set_nonblocking(true)?;
+        } else {
+            s.set_read_timeout(Some(Duration::from_millis(100)))?;
+        }
+        let mut buf = vec![0u8; size];
+        let mut echoed = 0u64;
+        while read_full(&mut s, &mut buf, hard_deadline)? {
+            write_full(&mut s, &buf, hard_deadline)?;
+            echoed += size as u64;
+        }
+        Ok((thread_cpu() - cpu0, echoed))
+    };
+    kernel_pair(hosts, server, || {
+        kernel_client(dst, opts, busy, hard_deadline)
+    })
+}
+
+/// Runs a kernel server in A (core 0) and, once it is ready, a kernel
+/// client in B (core 1); then stops the server and puts its CPU time and
+/// the bytes it echoed into the client's figure.
+pub(crate) fn kernel_pair(
+    hosts: &TestHosts,
+    server: impl FnOnce(&AtomicBool, &dyn Fn()) -> Result<(Duration, u64)> + Send + 'static,
+    client: impl FnOnce() -> Result<RrFigure> + Send,
+) -> Result<RrFigure> {
     let stop = Arc::new(AtomicBool::new(false));
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let server = {
         let stop = stop.clone();
-        a.spawn_thread(move || -> Result<()> {
+        hosts.a().spawn_thread(move || {
             pin(0);
-            let l = TcpListener::bind(dst)?;
-            let _ = ready_tx.send(());
-            let Some(mut s) = accept_one(&l, &stop, hard_deadline)? else {
-                return Ok(());
-            };
-            s.set_nodelay(true)?;
-            if busy {
-                s.set_nonblocking(true)?;
-            } else {
-                s.set_read_timeout(Some(Duration::from_millis(100)))?;
-            }
-            let mut buf = vec![0u8; size];
-            while read_full(&mut s, &mut buf, hard_deadline)? {
-                write_full(&mut s, &buf, hard_deadline)?;
-            }
-            Ok(())
-        })
-    };
-    let ready = ready_rx.recv_timeout(Duration::from_secs(5));
-    let client = ready.is_ok().then(|| {
-        let warmup = opts.warmup;
-        let window = opts.window;
-        b.spawn_thread(move || -> Result<RrFigure> {
-            pin(1);
-            let mut s = TcpStream::connect_timeout(&dst.into(), Duration::from_secs(3))?;
-            s.set_nodelay(true)?;
-            if busy {
-                s.set_nonblocking(true)?;
-            } else {
-                s.set_read_timeout(Some(Duration::from_millis(100)))?;
-            }
-            let req = vec![0x42u8; size];
-            let mut resp = vec![0u8; size];
-            let start = Instant::now();
-            client_loop(start + warmup, start + warmup + window, || {
-                write_full(&mut s, &req, hard_deadline)?;
-                read_full(&mut s, &mut resp, hard_deadline)
+            server(&stop, &move || {
+                let _ = ready_tx.send(());
             })
         })
-    });
-    let fig = match client {
-        Some(c) => c
-            .join()
-            .map_err(|_| BenchError("the client panicked".into()))??,
-        None => Err(BenchError("the server did not start".into())),
+    };
+    let fig = match ready_rx.recv_timeout(Duration::from_secs(5)) {
+        Ok(()) => hosts
+            .b()
+            .run_in(|| {
+                pin(1);
+                client()
+            })
+            .map_err(BenchError::from)
+            .and_then(|r| r),
+        Err(_) => Err(BenchError("the server did not start".into())),
     };
     stop.store(true, Ordering::Relaxed);
     let served = server
         .join()
         .map_err(|_| BenchError("the server panicked".into()))?;
-    let fig = fig?;
-    served??;
+    let mut fig = fig?;
+    (fig.work.server_cpu, fig.server_bytes) = served??;
     Ok(fig)
 }
 
@@ -399,6 +573,22 @@ pub(crate) fn shunt_config(host: &Host, shard: &ShardConfig) -> RuntimeConfig {
     cfg
 }
 
+/// Starts a Shunt client runtime (from a thread in its host), learns the
+/// server's MAC, and returns it with its first shard's handle.
+pub(crate) fn start_client<A: datapath::shard::App + 'static>(
+    cfg: RuntimeConfig,
+    server: std::net::Ipv4Addr,
+    make_app: impl FnMut(u32) -> A,
+) -> Result<(Runtime<A>, datapath::shard::ShardHandle<A>)> {
+    let client = Runtime::start(cfg, make_app)?;
+    client.resolve_neighbor(server)?;
+    let h = client
+        .handle(0)
+        .ok_or_else(|| BenchError("the client runtime has no shard".into()))?
+        .clone();
+    Ok((client, h))
+}
+
 /// Shunt echo server in A, Shunt request/response client in B.
 fn shunt_rr(hosts: &TestHosts, opts: &RrOpts) -> Result<(RrFigure, ShuntDetail)> {
     let (a, b) = (hosts.a().clone(), hosts.b().clone());
@@ -409,63 +599,79 @@ fn shunt_rr(hosts: &TestHosts, opts: &RrOpts) -> Result<(RrFigure, ShuntDetail)>
         let mut cfg = shunt_config(&a, &opts.shard);
         cfg.listen_ports = vec![SHUNT_PORT];
         let server = Runtime::start(cfg, |_| EchoServer::new(SHUNT_PORT, 8))?;
+        let server_shard = server
+            .handle(0)
+            .ok_or_else(|| BenchError("the server runtime has no shard".into()))?;
         let client_side = b.run_in(|| -> Result<_> {
             pin(1);
             let (size, warmup, window) = (opts.size, opts.warmup, opts.window);
-            let client = Runtime::start(shunt_config(&b, &opts.shard), move |_| {
-                RrClient::new(dst, size, warmup, window)
+            let (conns, depth) = (opts.conns, opts.depth);
+            let (client, h) = start_client(shunt_config(&b, &opts.shard), a.addr(), move |_| {
+                RrClient::new(dst, size, conns, depth, warmup, window)
             })?;
-            client.resolve_neighbor(a.addr())?;
-            let h = client
-                .handle(0)
-                .ok_or_else(|| BenchError("the client runtime has no shard".into()))?
-                .clone();
+            let sh = server_shard.clone();
+            let (client_cpu0, server_cpu0) =
+                (h.call(|_, _| thread_cpu())?, sh.call(|_, _| thread_cpu())?);
+            let wall0 = Instant::now();
             h.call(|app, ctx| app.start(ctx))?;
-            let deadline = Instant::now() + warmup + window + GRACE;
-            loop {
-                std::thread::sleep(Duration::from_millis(20));
-                match h.call(|app, _| app.done) {
-                    Ok(true) | Err(_) => break,
-                    Ok(false) if Instant::now() < deadline => {}
-                    Ok(false) => {
-                        return Err(BenchError(format!(
-                            "no end after {} s (client shard: {:?})",
-                            (warmup + window + GRACE).as_secs(),
-                            h.stats()
-                        )));
-                    }
-                }
-            }
+            wait_until_done(&h, warmup + window + GRACE, |app| app.done)?;
+            let client_cpu = h.call(|_, _| thread_cpu())? - client_cpu0;
+            let server_cpu = sh.call(|_, _| thread_cpu())? - server_cpu0;
+            let wall = wall0.elapsed();
             let stats = h.stats();
             let app = client
                 .stop()
                 .pop()
                 .ok_or_else(|| BenchError("the client shard panicked".into()))?;
-            Ok((app, stats))
+            Ok((app, stats, (client_cpu, server_cpu, wall)))
         })?;
         let server_stats = server.shard_stats()[0];
-        drop(server.stop());
-        let (app, client_stats) = client_side?;
+        let echoed = server.stop().iter().map(|e| e.echoed).sum();
+        let (app, client_stats, (client_cpu, server_cpu, wall)) = client_side?;
         if let Some(e) = app.error {
             return Err(BenchError(e));
         }
-        let (Some(first), Some(last)) = (app.window_start, app.window_end) else {
-            return Err(BenchError("no round trip completed in the window".into()));
-        };
+        let total = app.timed.total;
+        let mut fig = RrFigure::from_timed(app.timed, opts.size, None)?;
+        fig.work.client_cpu = client_cpu;
+        fig.work.server_cpu = server_cpu;
+        fig.work.wall = wall;
+        fig.server_bytes = echoed;
+        fig.retransmits = app.retransmits;
         Ok((
-            RrFigure {
-                round_trips: app.measured,
-                secs: (last - first).as_secs_f64(),
-                hist: app.hist,
-            },
+            fig,
             ShuntDetail {
-                total: app.total,
+                total,
                 client: client_stats,
                 server: server_stats,
                 conn: app.conn_stats,
             },
         ))
     })?
+}
+
+/// Waits (at most `limit`) for `done` to hold of the application on the
+/// shard behind `h`, or for the shard to stop.
+pub(crate) fn wait_until_done<A: datapath::shard::App + 'static>(
+    h: &datapath::shard::ShardHandle<A>,
+    limit: Duration,
+    done: fn(&A) -> bool,
+) -> Result<()> {
+    let deadline = Instant::now() + limit;
+    loop {
+        std::thread::sleep(Duration::from_millis(20));
+        match h.call(move |app, _| done(app)) {
+            Ok(true) | Err(_) => return Ok(()),
+            Ok(false) if Instant::now() < deadline => {}
+            Ok(false) => {
+                return Err(BenchError(format!(
+                    "no end after {} s (client shard: {:?})",
+                    limit.as_secs(),
+                    h.stats()
+                )));
+            }
+        }
+    }
 }
 
 /// The ceiling: A sends one `size + 54`-byte frame from its AF_XDP socket, B's
@@ -516,7 +722,7 @@ fn raw_rr(hosts: &TestHosts, opts: &RrOpts) -> Result<(RrFigure, u64)> {
                 steer.own(a2.addr(), RAW_PORT)?;
                 let mut lost = 0u64;
                 let start = Instant::now();
-                let fig = client_loop(start + warmup, start + warmup + window, || {
+                let fig = client_loop(start + warmup, start + warmup + window, len, || {
                     loop {
                         if !xsk.send_copy(&ping) {
                             return Err(std::io::Error::other("no free TX frame"));
@@ -538,7 +744,7 @@ fn raw_rr(hosts: &TestHosts, opts: &RrOpts) -> Result<(RrFigure, u64)> {
                         }
                     }
                 })?;
-                Ok((fig, lost))
+                Ok((whole(fig)?, lost))
             })
             .map_err(BenchError::from)
             .and_then(|r| r)
@@ -563,24 +769,21 @@ fn kernel_client_shunt_server(hosts: &TestHosts, opts: &RrOpts) -> Result<RrFigu
         pin(0);
         let mut cfg = shunt_config(&a, &opts.shard);
         cfg.listen_ports = vec![SHUNT_PORT];
-        let _server = Runtime::start(cfg, |_| EchoServer::new(SHUNT_PORT, 8))?;
-        b.run_in(|| -> Result<RrFigure> {
+        let server = Runtime::start(cfg, |_| EchoServer::new(SHUNT_PORT, 8))?;
+        let sh = server
+            .handle(0)
+            .ok_or_else(|| BenchError("the server runtime has no shard".into()))?;
+        let server_cpu0 = sh.call(|_, _| thread_cpu())?;
+        let fig = b.run_in(|| -> Result<RrFigure> {
             pin(1);
             let hard_deadline = Instant::now() + opts.warmup + opts.window + GRACE;
-            let mut s = TcpStream::connect_timeout(&dst.into(), Duration::from_secs(3))?;
-            s.set_nodelay(true)?;
-            s.set_nonblocking(true)?;
-            let req = vec![0x42u8; opts.size];
-            let mut resp = vec![0u8; opts.size];
-            let start = Instant::now();
-            client_loop(
-                start + opts.warmup,
-                start + opts.warmup + opts.window,
-                || {
-                    write_full(&mut s, &req, hard_deadline)?;
-                    read_full(&mut s, &mut resp, hard_deadline)
-                },
-            )
-        })?
+            kernel_client(dst, &opts, true, hard_deadline)
+        })?;
+        let server_cpu = sh.call(|_, _| thread_cpu())? - server_cpu0;
+        let echoed = server.stop().iter().map(|e| e.echoed).sum();
+        let mut fig = fig?;
+        fig.work.server_cpu = server_cpu;
+        fig.server_bytes = echoed;
+        Ok(fig)
     })?
 }

@@ -1,0 +1,67 @@
+//! Ctrl-C (and SIGTERM, SIGHUP) leave no test host behind.
+//!
+//! [`install`] blocks the three signals in the calling thread, so every
+//! thread spawned afterwards (the bench's, the runtime's shards) inherits the
+//! mask, and starts one thread that waits for them with `sigwait`. When one
+//! arrives, that thread deletes the network namespaces this process made
+//! (their names carry its pid) and exits with 128 + the signal's number.
+//! Deleting a namespace removes its veth end, hence the pair; the XDP and tc
+//! programs go with the interfaces and the process. Programs the bench
+//! starts (`ip`, `ethtool`, `tc`) get a cleared mask (the standard library
+//! resets it before `exec`).
+//!
+//! Call it first thing in `main`, before any thread exists.
+
+use nix::sys::signal::{SigSet, Signal};
+
+/// The namespaces of this process, as `testhosts` names them.
+pub fn own_namespaces() -> Vec<String> {
+    let prefix = format!("shunt-{}-", std::process::id());
+    testhosts::existing_namespaces()
+        .into_iter()
+        .filter(|n| n.starts_with(&prefix))
+        .collect()
+}
+
+/// Deletes this process's namespaces; returns how many it removed.
+pub fn remove_own_namespaces() -> usize {
+    let mut removed = 0;
+    // Twice: a namespace being made while the first pass ran is caught by
+    // the second.
+    for _ in 0..2 {
+        for ns in own_namespaces() {
+            let ok = std::process::Command::new("ip")
+                .args(["netns", "del", &ns])
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            removed += usize::from(ok);
+        }
+    }
+    removed
+}
+
+/// Blocks SIGINT, SIGTERM and SIGHUP here and starts the thread that cleans
+/// up and exits when one arrives.
+pub fn install() -> crate::Result<()> {
+    let mut set = SigSet::empty();
+    for s in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+        set.add(s);
+    }
+    set.thread_block()
+        .map_err(|e| crate::BenchError(format!("blocking signals: {e}")))?;
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            let Ok(sig) = set.wait() else {
+                return;
+            };
+            let removed = remove_own_namespaces();
+            eprintln!("\nshunt-bench: {sig}: stopped; removed {removed} test host namespaces");
+            std::process::exit(128 + sig as i32);
+        })
+        .map_err(|e| crate::BenchError(format!("starting the signal thread: {e}")))?;
+    Ok(())
+}
