@@ -231,6 +231,18 @@ impl RecvBuf {
         self.ring.len()
     }
 
+    /// Gives the ring's memory back once everything received was read and
+    /// nothing more will arrive (the peer's FIN was taken); capacity (and so
+    /// the window) is zero after. Returns whether it did.
+    pub fn release(&mut self) -> bool {
+        if self.readable > 0 || !self.assembler.is_empty() {
+            return false;
+        }
+        self.ring = Box::default();
+        self.head = 0;
+        true
+    }
+
     /// Bytes the application can read now.
     pub fn readable(&self) -> usize {
         self.readable

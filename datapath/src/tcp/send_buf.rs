@@ -37,6 +37,15 @@ impl SendBuf {
         self.ring.len()
     }
 
+    /// Gives the ring's memory back once nothing is held and nothing will be
+    /// written again (a connection in TIME-WAIT); capacity is zero after.
+    pub fn release(&mut self) {
+        if self.len == 0 {
+            self.ring = Box::default();
+            self.head = 0;
+        }
+    }
+
     /// Bytes held: written by the application and not yet acknowledged.
     pub fn len(&self) -> usize {
         self.len

@@ -72,6 +72,18 @@ impl SentQueue {
         }
     }
 
+    /// Bytes the table's storage takes.
+    pub fn memory(&self) -> usize {
+        self.segs.capacity() * std::mem::size_of::<SentSeg>()
+    }
+
+    /// Gives the table's memory back when it is empty (TIME-WAIT).
+    pub fn release(&mut self) {
+        if self.segs.is_empty() {
+            self.segs = VecDeque::new();
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.segs.len()
     }

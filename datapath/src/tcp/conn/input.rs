@@ -699,6 +699,7 @@ impl Connection {
         self.timers.stop_all();
         self.timers.set(Timer::TimeWait, now + self.cfg.time_wait);
         self.push_event(Event::Closed);
+        self.release_buffers();
     }
 
     /// Seventh step: data into the receive buffer, and the ACK policy of RFC

@@ -568,6 +568,9 @@ impl Connection {
     /// After the application read: reopen the window when it moved enough
     /// (RFC 1122 4.2.3.3: by at least min(buffer/2, MSS)).
     fn after_read(&mut self) {
+        if self.state == State::TimeWait {
+            self.release_buffers();
+        }
         if !self.state.is_synchronized() && self.state != State::SynReceived {
             return;
         }
@@ -647,6 +650,23 @@ impl Connection {
             self.events.pop_front();
         }
         self.events.push_back(e);
+    }
+
+    /// Bytes of buffer memory the connection holds (send and receive rings,
+    /// the sent-segment table).
+    pub fn buffer_memory(&self) -> usize {
+        self.tx.capacity() + self.rx.capacity() + self.sent.memory()
+    }
+
+    /// In TIME-WAIT nothing is sent or received again, yet the connection
+    /// stays for 2 MSL (a minute by default): its buffers go back now (the
+    /// receive buffer once the application has read it all), so a client
+    /// that opens and closes connections quickly holds a few hundred bytes
+    /// per closed one, not its buffers (256 KiB each by default).
+    fn release_buffers(&mut self) {
+        self.tx.release();
+        self.sent.release();
+        self.rx.release();
     }
 
     /// Bytes sent and not yet acknowledged (sequence space).

@@ -123,3 +123,28 @@ fn unacked_fin_is_retransmitted() {
     s.at(550).inject(ack().seq(1).ack(2));
     s.expect_state(State::FinWait2).expect_nothing_until(5000);
 }
+
+/// A connection in TIME-WAIT stays for 2 MSL but will never send or take
+/// data again: its buffers are given back when it gets there (the receive
+/// buffer once the application has read everything), so closed connections
+/// cost a few hundred bytes each, not their buffers.
+#[test]
+fn time_wait_gives_its_buffers_back_once_the_data_is_read() {
+    let mut s = established(cfg());
+    assert!(s.conn().buffer_memory() >= 2 * 65535);
+    s.at(200).inject(ack().seq(1).ack(1).len(100));
+    s.expect(ack().seq(1).ack(101));
+    s.at(210).app_shutdown();
+    s.expect(fin_ack().seq(1).ack(101));
+    s.at(300).inject(fin_ack().seq(101).ack(2));
+    s.expect(ack().seq(2).ack(102));
+    s.expect_state(State::TimeWait);
+    // 100 bytes are still unread: the receive buffer stays.
+    assert!(s.conn().buffer_memory() >= 65535);
+    s.app_recv(100);
+    assert_eq!(s.conn().buffer_memory(), 0);
+    // A retransmitted FIN is still answered.
+    s.at(400).inject(fin_ack().seq(101).ack(2));
+    s.expect(ack().seq(2).ack(102));
+    s.expect_state(State::TimeWait);
+}
