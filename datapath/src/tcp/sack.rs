@@ -344,28 +344,12 @@ impl SackScoreboard {
             .filter(|(s, e)| s != e)
     }
 
-    /// RFC 6675 4 `SetPipe()`: the bytes estimated in flight.
-    ///
-    /// `high_rxt` is *one past* the highest byte retransmitted in this recovery
-    /// (`snd_una` when none). For each unSACKed byte in `[snd_una, snd_nxt)`:
-    /// +1 if not `IsLost` (a), +1 if below `high_rxt` (b).
-    pub fn pipe(&self, high_rxt: SeqNum, mss: usize, dup_thresh: usize) -> usize {
-        let lost_off = self.off(self.lost_below(mss, dup_thresh));
-        let rxt_off = self.off(high_rxt).min(self.off(self.snd_nxt));
-        let tail = (self.highest_sacked().unwrap_or(self.snd_una), self.snd_nxt);
-        let mut pipe = 0usize;
-        for (s, e) in self.holes_below_highest().chain(core::iter::once(tail)) {
-            let (so, eo) = (self.off(s), self.off(e));
-            pipe += eo.saturating_sub(so.max(lost_off)) as usize; // (a) not lost
-            pipe += eo.min(rxt_off).saturating_sub(so) as usize; // (b) retransmitted
-        }
-        pipe
-    }
-
     /// RFC 6675 4 `NextSeg()`, rules 1 to 3 and 5 (the rescue retransmission of
     /// rule 4 is not implemented). `new_data` is how many bytes past `snd_nxt`
     /// may be sent now (unsent data limited by the receiver's window);
-    /// `high_rxt` as for [`Self::pipe`].
+    /// `high_rxt` is *one past* the highest byte retransmitted in this
+    /// recovery (`snd_una` when none). (RFC 6675's `SetPipe()` is kept per
+    /// segment by the connection: `Connection::in_flight`.)
     pub fn next_seg(
         &self,
         high_rxt: SeqNum,
@@ -449,8 +433,7 @@ mod tests {
                 end: s(2000)
             }
         );
-        // 9000 outstanding, 1000 SACKed, 2000 lost: 6000 in the pipe.
-        assert_eq!(b.pipe(s(1000), MSS, DUP), 6000);
+        assert_eq!(b.sacked_bytes(), 1000);
         // A timeout forgets it with the SACKs.
         b.reset();
         assert!(!b.is_lost(s(1000), MSS, DUP));
@@ -538,7 +521,7 @@ mod tests {
         let info = b.on_ack(s(3000), s(9000), &[(s(3500), s(3800))]);
         assert_eq!(info, AckInfo::default());
         assert_eq!(b.highest_sacked(), None);
-        assert_eq!(b.pipe(s(4000), MSS, DUP), 5000, "snd_una stays at 4000");
+        assert_eq!(b.lost_below(MSS, DUP), s(4000), "snd_una stays at 4000");
     }
 
     #[test]
@@ -601,23 +584,6 @@ mod tests {
         assert!(b.is_lost(s(una), MSS, DUP));
         assert_eq!(b.lost_below(MSS, DUP), s(u32::MAX - 1000));
         assert_eq!(b.highest_sacked(), Some(s(1001)));
-    }
-
-    #[test]
-    fn pipe_counts_unlost_holes_and_retransmissions() {
-        // RFC 6675 4 SetPipe: una=0, nxt=10000, segments of 1000, 0 lost,
-        // 1..4 SACKed, 4..10 outstanding and not lost.
-        let b = board_with(0, 10_000, &[(1000, 4000)]);
-        assert_eq!(b.lost_below(MSS, DUP), s(1000));
-        assert_eq!(b.pipe(s(0), MSS, DUP), 6000);
-        // After retransmitting segment 0 it is counted once (b).
-        assert_eq!(b.pipe(s(1000), MSS, DUP), 7000);
-    }
-
-    #[test]
-    fn pipe_counts_an_unlost_retransmitted_byte_twice() {
-        let b = board_with(0, 10_000, &[(5000, 6000)]);
-        assert_eq!(b.pipe(s(2000), MSS, DUP), 9000 + 2000);
     }
 
     #[test]
@@ -685,7 +651,7 @@ mod tests {
         b.reset();
         assert_eq!(b.sacked_bytes(), 0);
         assert_eq!(b.highest_sacked(), None);
-        assert_eq!(b.pipe(s(0), MSS, DUP), 10_000);
+        assert_eq!(b.lost_below(MSS, DUP), s(0), "nothing lost");
     }
 
     #[derive(Debug, Clone)]
@@ -763,7 +729,6 @@ mod tests {
                     }
                     hole = re;
                 }
-                let _ = b.pipe(una + 500, MSS, DUP);
                 let _ = b.next_seg(una + 500, MSS, DUP, 100);
             }
         }

@@ -352,7 +352,9 @@ impl Connection {
             self.flight()
                 .saturating_sub(self.dup_acks as usize * self.send_mss)
         } else if self.recovery.is_some() {
-            self.sack.pipe(self.high_rxt, mss, DUP_THRESH)
+            // RFC 6675 pipe, kept per segment as `recovery_plan` does (RACK's
+            // losses count as not in the network, as IsLost's do).
+            self.in_flight()
         } else {
             (self.snd_nxt - self.snd_una).max(0) as usize
         };
