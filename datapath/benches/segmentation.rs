@@ -12,6 +12,10 @@
 //! Criterion prints bytes per second; cycles per byte = clock / rate. A
 //! `memcpy` of the same payload into the same frames is measured beside it,
 //! as the floor any segmentation path pays.
+//!
+//! `request_response` times a 64-byte request and its echo through both
+//! endpoints (every call a shard makes per frame), the protocol's share of
+//! a round trip without the I/O.
 
 use std::hint::black_box;
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -145,6 +149,46 @@ impl Pair {
     }
 }
 
+impl Pair {
+    /// One 64-byte request from `tx` to `rx` and its echo back, with every
+    /// endpoint call a shard makes per frame (input, events, the
+    /// application's read and write, output, the timer wheel), all timed.
+    fn round_trip(&mut self, msg: &[u8; 64]) {
+        let peer = self.peer.expect("accepted");
+        let mut frame = [0u8; FRAME];
+        let mut buf = [0u8; 256];
+        self.now += Duration::from_micros(2);
+        let _ = self.tx.send(self.conn, msg);
+        let _ = self.tx.poll_timeout();
+        let n = self.tx.poll_frame(self.now, &mut frame).expect("request").len;
+        let _ = self.rx.handle_frame(self.now, &frame[..n]);
+        let _ = self.rx.poll_timeout();
+        while self.rx.poll_event().is_some() {}
+        let got = self.rx.recv(peer, &mut buf).unwrap_or(0);
+        let _ = self.rx.send(peer, &buf[..got]);
+        let n = self.rx.poll_frame(self.now, &mut frame).expect("response").len;
+        while self.rx.poll_frame(self.now, &mut buf).is_some() {}
+        self.now += Duration::from_micros(2);
+        let _ = self.tx.handle_frame(self.now, &frame[..n]);
+        let _ = self.tx.poll_timeout();
+        while self.tx.poll_event().is_some() {}
+        let got = self.tx.recv(self.conn, &mut buf).unwrap_or(0);
+        assert_eq!(got, 64, "the echo came back");
+        while self.tx.poll_frame(self.now, &mut frame).is_some() {}
+    }
+}
+
+fn request_response(c: &mut Criterion) {
+    let mut g = c.benchmark_group("request_response");
+    g.measurement_time(StdDuration::from_secs(4));
+    g.bench_function("64B_round_trip_both_ends", |b| {
+        let mut p = Pair::new();
+        let msg = [0x42u8; 64];
+        b.iter(|| p.round_trip(&msg));
+    });
+    g.finish();
+}
+
 fn segmentation(c: &mut Criterion) {
     let mut g = c.benchmark_group("segmentation");
     g.throughput(Throughput::Bytes(WRITE as u64));
@@ -177,5 +221,5 @@ fn segmentation(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, segmentation);
+criterion_group!(benches, segmentation, request_response);
 criterion_main!(benches);
