@@ -134,6 +134,25 @@ impl CompareOpts {
         Ok(())
     }
 
+    pub(crate) fn bulk_opts(&self) -> BulkOpts {
+        BulkOpts {
+            flows: self.flows,
+            warmup: self.warmup,
+            window: self.window,
+            shard: self.shard.clone(),
+        }
+    }
+
+    pub(crate) fn conn_opts(&self) -> ConnRateOpts {
+        ConnRateOpts {
+            size: self.conn_size,
+            warmup: self.warmup,
+            window: self.window,
+            shard: self.shard.clone(),
+            max_connections: self.max_connections,
+        }
+    }
+
     pub(crate) fn rr_opts(&self) -> RrOpts {
         RrOpts {
             size: self.rr_size,
@@ -438,20 +457,7 @@ pub(crate) fn item(
 
 /// The figures `opts` asks for, in the order they run.
 fn plan(opts: &CompareOpts) -> Vec<Planned> {
-    let bulk_opts = BulkOpts {
-        flows: opts.flows,
-        warmup: opts.warmup,
-        window: opts.window,
-        shard: opts.shard.clone(),
-    };
-    let rr_opts = opts.rr_opts();
-    let conn_opts = ConnRateOpts {
-        size: opts.conn_size,
-        warmup: opts.warmup,
-        window: opts.window,
-        shard: opts.shard.clone(),
-        max_connections: opts.max_connections,
-    };
+    let (bulk_opts, rr_opts, conn_opts) = (opts.bulk_opts(), opts.rr_opts(), opts.conn_opts());
     let cc = opts.cc;
     let ppm = xdp_prog::Faults::ppm_from_percent(opts.loss_percent);
     let mut out = Vec::new();

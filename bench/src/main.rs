@@ -1,4 +1,5 @@
-//! shunt-bench: load tests on self-made test hosts.
+//! shunt-bench: load tests on self-made test hosts, or between two real
+//! hosts (`serve` on the far one, `compare --iface --peer` here).
 //!
 //! `demo` (the steering program on a veth pair, with its counters while the
 //! peer sends traffic), `raw` (the AF_XDP ring layer's packet rates next to

@@ -28,9 +28,9 @@ use datapath::shard::{App, Ctx, ShardConfig};
 use serde_json::{Value, json};
 
 use crate::apps::Discard;
-use crate::bulk::{self, BulkOpts, KernelFlow, Receiver};
+use crate::bulk::{self, KernelFlow, Receiver};
 use crate::compare::{CompareOpts, Figure, Planned, Workload, item};
-use crate::connrate::{self, ConnRateOpts};
+use crate::connrate;
 use crate::cpu::thread_cpu;
 use crate::rr::{self, RrFigure};
 use crate::{BenchError, Result};
@@ -610,20 +610,7 @@ pub fn workloads(asked: &[Workload]) -> Result<Vec<Workload>> {
 
 /// The figures of real-host mode, in the order they run.
 pub fn plan(opts: &CompareOpts, hosts: &RealHosts) -> Vec<Planned> {
-    let bulk_opts = BulkOpts {
-        flows: opts.flows,
-        warmup: opts.warmup,
-        window: opts.window,
-        shard: opts.shard.clone(),
-    };
-    let rr_opts = opts.rr_opts();
-    let conn_opts = ConnRateOpts {
-        size: opts.conn_size,
-        warmup: opts.warmup,
-        window: opts.window,
-        shard: opts.shard.clone(),
-        max_connections: opts.max_connections,
-    };
+    let (bulk_opts, rr_opts, conn_opts) = (opts.bulk_opts(), opts.rr_opts(), opts.conn_opts());
     let cc = opts.cc;
     let peer = hosts.peer;
     let mut out = Vec::new();

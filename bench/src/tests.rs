@@ -180,14 +180,11 @@ fn quick_cc_moves_bytes_with_every_controller_and_under_loss() {
     assert!(l.bbr_over_kernel_cubic().is_finite() && l.bbr_over_kernel_bbr().is_finite());
 }
 
-/// Every workload on every stack, about a second each, through the same
-/// code `compare` runs: the JSON carries every field, the numbers are sane,
-/// both ends saw the same bytes, and the plots are SVG with the series
-/// expected.
-#[test]
-fn quick_compare_runs_every_workload_on_every_stack() {
-    use crate::compare::{self, CompareOpts, Workload};
-    let opts = CompareOpts {
+/// Options of a quick `compare`: every workload, a second per figure,
+/// shards blocking when idle.
+fn quick_compare_opts() -> crate::compare::CompareOpts {
+    use crate::compare::{CompareOpts, Workload};
+    CompareOpts {
         workloads: Workload::ALL.to_vec(),
         warmup: Duration::from_millis(100),
         // One 200 ms RTO under 1% loss cannot empty a window this long.
@@ -201,7 +198,17 @@ fn quick_compare_runs_every_workload_on_every_stack() {
         loss_percent: 1.0,
         cc: Algorithm::Cubic,
         shard: ShardConfig::blocking(),
-    };
+    }
+}
+
+/// Every workload on every stack, about a second each, through the same
+/// code `compare` runs: the JSON carries every field, the numbers are sane,
+/// both ends saw the same bytes, and the plots are SVG with the series
+/// expected.
+#[test]
+fn quick_compare_runs_every_workload_on_every_stack() {
+    use crate::compare::{self, Workload};
+    let opts = quick_compare_opts();
     let report = compare::measure(&opts).expect("compare");
     for row in &report.rows {
         assert!(
@@ -422,7 +429,7 @@ fn real_host_compare_against_serve_on_test_hosts() {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
 
-    use crate::compare::{self, CompareOpts, Workload};
+    use crate::compare::{self, CompareOpts};
     use crate::remote::{self, RealHosts};
 
     // Two queues: one Shunt shard per queue on the server.
@@ -456,18 +463,8 @@ fn real_host_compare_against_serve_on_test_hosts() {
         })
     };
     let opts = CompareOpts {
-        workloads: Workload::ALL.to_vec(),
-        warmup: Duration::from_millis(100),
-        window: Duration::from_millis(1000),
-        flows: 1,
-        rr_size: 64,
-        rr_conns: 1,
-        rr_depth: 1,
-        conn_size: 1,
         max_connections: 5_000,
-        loss_percent: 1.0,
-        cc: Algorithm::Cubic,
-        shard: ShardConfig::blocking(),
+        ..quick_compare_opts()
     };
     let report = b.run_in(|| {
         // The server needs a moment to listen.
