@@ -403,6 +403,8 @@ pub struct Discard {
     port: u16,
     listener: Option<ListenerId>,
     buf: Box<[u8]>,
+    /// The connections it accepted and that are open.
+    conns: std::collections::HashSet<ConnId>,
     /// Bytes read so far.
     pub received: Arc<AtomicU64>,
     pub error: Option<String>,
@@ -414,8 +416,19 @@ impl Discard {
             port,
             listener: None,
             buf: vec![0; CHUNK].into_boxed_slice(),
+            conns: std::collections::HashSet::new(),
             received: Arc::new(AtomicU64::new(0)),
             error: None,
+        }
+    }
+
+    /// Whether `event` is about its listener or one of its connections.
+    pub fn owns(&self, event: &EndpointEvent) -> bool {
+        match event {
+            EndpointEvent::Acceptable(l) => self.listener == Some(*l),
+            EndpointEvent::Conn(id, _) | EndpointEvent::Unreachable(id, _) => {
+                self.conns.contains(id)
+            }
         }
     }
 
@@ -448,8 +461,16 @@ impl App for Discard {
 
     fn on_event(&mut self, ctx: &mut Ctx<'_>, event: EndpointEvent) {
         match event {
-            EndpointEvent::Acceptable(l) => while let Ok(Some(_)) = ctx.endpoint.accept(l) {},
+            EndpointEvent::Acceptable(l) => {
+                while let Ok(Some(id)) = ctx.endpoint.accept(l) {
+                    self.conns.insert(id);
+                }
+            }
             EndpointEvent::Conn(id, Event::Readable | Event::PeerClosed) => self.drain(ctx, id),
+            EndpointEvent::Conn(id, Event::Closed | Event::Error(_))
+            | EndpointEvent::Unreachable(id, _) => {
+                self.conns.remove(&id);
+            }
             _ => {}
         }
     }

@@ -353,7 +353,7 @@ fn proc_net_fields(file: &str, prefix: &str, names: &[&str]) -> Vec<u64> {
 
 /// What a kernel sender learns about its flow.
 #[derive(Debug, Default)]
-struct SenderEnd {
+pub(crate) struct SenderEnd {
     cc: String,
     tcp: KernelTcpCounters,
     cpu: Duration,
@@ -653,12 +653,15 @@ impl Sender for ShuntSender {
     }
 }
 
+/// The thread of a [`KernelSender`] (in a test host or not).
+pub(crate) type SenderThread =
+    std::thread::JoinHandle<std::result::Result<Result<SenderEnd>, testhosts::Error>>;
+
 /// A kernel sender ([`kernel_send`]) on a thread of its own.
 struct KernelSender {
     sent: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
-    thread:
-        Option<std::thread::JoinHandle<std::result::Result<Result<SenderEnd>, testhosts::Error>>>,
+    thread: Option<SenderThread>,
     end: Option<Result<SenderEnd>>,
 }
 
@@ -717,27 +720,86 @@ fn start_discard(
     Ok((server, sh, received))
 }
 
-/// Measures a flow from `sender` into the Shunt discard server `srv`: waits
+/// The receiving end of a flow, seen from the thread that measures it: a
+/// Shunt discard server in this process, or a server on a far host read
+/// through its control connection (`remote`).
+pub(crate) trait Receiver {
+    /// Bytes it read so far.
+    fn received(&self) -> Result<u64>;
+    /// Its CPU time so far.
+    fn cpu(&self) -> Result<Duration>;
+    /// Its shard's counters, if it is Shunt here.
+    fn shard(&self) -> ShardStats {
+        ShardStats::default()
+    }
+    /// Its steering program's counters, if it is Shunt here.
+    fn steering(&self) -> Result<xdp_prog::Counters> {
+        Ok(xdp_prog::Counters::default())
+    }
+    /// Drops this many data frames per million (0: none).
+    fn set_loss(&self, ppm: u32) -> Result<()> {
+        if ppm == 0 {
+            Ok(())
+        } else {
+            Err(BenchError("this receiver cannot inject loss".into()))
+        }
+    }
+}
+
+/// A Shunt discard server in this process.
+struct ShuntReceiver<'a> {
+    srv: &'a Runtime<Discard>,
+    sh: &'a ShardHandle<Discard>,
+    received: &'a AtomicU64,
+}
+
+impl<'a> ShuntReceiver<'a> {
+    fn new(srv: &'a Runtime<Discard>, received: &'a AtomicU64) -> Result<Self> {
+        let sh = srv
+            .handle(0)
+            .ok_or_else(|| BenchError("the server runtime has no shard".into()))?;
+        Ok(ShuntReceiver { srv, sh, received })
+    }
+}
+
+impl Receiver for ShuntReceiver<'_> {
+    fn received(&self) -> Result<u64> {
+        Ok(self.received.load(Ordering::Relaxed))
+    }
+    fn cpu(&self) -> Result<Duration> {
+        Ok(self.sh.call(|_, _| thread_cpu())?)
+    }
+    fn shard(&self) -> ShardStats {
+        self.sh.stats()
+    }
+    fn steering(&self) -> Result<xdp_prog::Counters> {
+        Ok(self.srv.steering().counters()?)
+    }
+    fn set_loss(&self, ppm: u32) -> Result<()> {
+        Ok(self.srv.set_faults(Faults {
+            drop_ppm: ppm,
+            ..Faults::NONE
+        })?)
+    }
+}
+
+/// Measures a flow from `sender` into the receiver `rx`: waits
 /// for the first byte, arms the loss, samples the warm-up and the window,
 /// then has the sender close and waits for the receiver to read it all.
 /// `sender_cpu` reads the sender's CPU time (None: its own thread measures
 /// it).
-fn measure_into_shunt(
+fn measure_into(
     opts: &BulkOpts,
     loss_ppm: u32,
-    srv: &Runtime<Discard>,
-    received: &AtomicU64,
+    rx: &dyn Receiver,
     sender: &mut dyn Sender,
     sender_cpu: &dyn Fn() -> Result<Duration>,
 ) -> Result<ShuntRun> {
-    let sh = srv
-        .handle(0)
-        .ok_or_else(|| BenchError("the server runtime has no shard".into()))?;
     let start = Instant::now();
-    let (client_cpu0, server_cpu0) = (sender_cpu()?, sh.call(|_, _| thread_cpu())?);
+    let (client_cpu0, server_cpu0) = (sender_cpu()?, rx.cpu()?);
     // Wait for the first bytes, then arm the loss, warm up and measure.
     let deadline = start + GRACE;
-    while received.load(Ordering::Relaxed) == 0 {
+    while rx.received()? == 0 {
         if Instant::now() >= deadline {
             return Err(BenchError(format!(
                 "no byte arrived in {} s{}",
@@ -747,14 +809,13 @@ fn measure_into_shunt(
         }
         std::thread::sleep(Duration::from_millis(5));
     }
-    srv.set_faults(Faults {
-        drop_ppm: loss_ppm,
-        ..Faults::NONE
-    })?;
+    rx.set_loss(loss_ppm)?;
     let mut timeline = Timeline::default();
+    let mut last = 0;
     let mut sample = || {
         let info = sender.conn().ok().and_then(|c| c.1);
-        (received.load(Ordering::Relaxed), info)
+        last = rx.received().unwrap_or(last);
+        (last, info)
     };
     sample_until(
         &mut timeline,
@@ -766,11 +827,11 @@ fn measure_into_shunt(
         let (conn, _) = sender.conn()?;
         Ok((
             Instant::now(),
-            received.load(Ordering::Relaxed),
+            rx.received()?,
             sender.sent(),
             sender.shard(),
-            sh.stats(),
-            srv.steering().counters()?,
+            rx.shard(),
+            rx.steering()?,
             conn,
         ))
     };
@@ -780,7 +841,7 @@ fn measure_into_shunt(
     // From the connections' start, as the kernel's are counted.
     let retransmits = sender.retransmits()?;
     timeline.window = ((t0 - start).as_secs_f64(), (t1 - start).as_secs_f64());
-    srv.set_faults(Faults::NONE)?;
+    rx.set_loss(0)?;
     let (_, info) = sender.conn()?;
     sender.finish()?;
     if let Some(e) = sender.error() {
@@ -789,13 +850,13 @@ fn measure_into_shunt(
     // Everything written reaches the receiver once the sender closed.
     let sent_bytes = sender.sent();
     let drain_until = Instant::now() + DRAIN;
-    while received.load(Ordering::Relaxed) < sent_bytes && Instant::now() < drain_until {
+    while rx.received()? < sent_bytes && Instant::now() < drain_until {
         std::thread::sleep(Duration::from_millis(2));
     }
-    let received_bytes = received.load(Ordering::Relaxed);
+    let received_bytes = rx.received()?;
     let work = Work {
         client_cpu: sender_cpu()?.saturating_sub(client_cpu0),
-        server_cpu: sh.call(|_, _| thread_cpu())? - server_cpu0,
+        server_cpu: rx.cpu()?.saturating_sub(server_cpu0),
         wall: start.elapsed(),
         requests: 0,
         bytes: received_bytes,
@@ -820,6 +881,76 @@ fn measure_into_shunt(
     })
 }
 
+/// A Shunt bulk sender started with `cfg` (on the calling thread's
+/// host), to `dst`, into the receiver `rx`.
+pub(crate) fn shunt_send(
+    opts: &BulkOpts,
+    cfg: control::RuntimeConfig,
+    dst: SocketAddrV4,
+    loss_ppm: u32,
+    rx: &dyn Receiver,
+) -> Result<ShuntRun> {
+    let app = BulkSender::new(dst, opts.flows);
+    let sent = app.sent.clone();
+    let mut app = Some(app);
+    // Shard 0 sends; the others (one per further queue) stay idle.
+    let (client, handle) = crate::rr::start_client(cfg, *dst.ip(), move |_| {
+        app.take().unwrap_or_else(|| BulkSender::new(dst, 1))
+    })?;
+    let tx_checksum = client
+        .tx_checksums()
+        .first()
+        .map(|c| c.to_string())
+        .unwrap_or_default();
+    let ch = handle.clone();
+    let mut sender = ShuntSender { handle, sent };
+    let cpu = || -> Result<Duration> { Ok(ch.call(|_, _| thread_cpu())?) };
+    let started = cpu().and_then(|_| Ok(ch.call(|app, ctx| app.start(ctx))?));
+    let run = started.and_then(|()| measure_into(opts, loss_ppm, rx, &mut sender, &cpu));
+    drop(client.stop());
+    run.map(|r| ShuntRun { tx_checksum, ..r })
+}
+
+/// A kernel sender (`flow.cc`; `spawn` starts its thread where it belongs)
+/// to `dst`, into the receiver `rx`.
+pub(crate) fn kernel_send_into(
+    opts: &BulkOpts,
+    flow: KernelFlow,
+    dst: SocketAddrV4,
+    rx: &dyn Receiver,
+    spawn: impl FnOnce(Box<dyn FnOnce() -> Result<SenderEnd> + Send>) -> SenderThread,
+) -> Result<ShuntRun> {
+    let sent = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let deadline = Instant::now() + opts.warmup + opts.window + DRAIN + GRACE;
+    let flows = opts.flows;
+    let thread = {
+        let (sent, stop) = (sent.clone(), stop.clone());
+        spawn(Box::new(move || {
+            kernel_send(dst, flow.cc, flows, &sent, &stop, deadline)
+        }))
+    };
+    let mut sender = KernelSender {
+        sent,
+        stop,
+        thread: Some(thread),
+        end: None,
+    };
+    // The kernel sender measures its own CPU time.
+    let no_cpu = || Ok(Duration::ZERO);
+    let run = measure_into(opts, flow.loss_ppm, rx, &mut sender, &no_cpu);
+    let finished = sender.finish();
+    let mut run = run?;
+    finished?;
+    let end = sender
+        .end
+        .take()
+        .ok_or_else(|| BenchError("the kernel sender did not end".into()))??;
+    run.work.client_cpu = end.cpu;
+    run.retransmits = end.tcp.retrans_segs;
+    Ok(run)
+}
+
 /// Shunt discard server in A (core 0), Shunt bulk sender in B (core 1).
 pub fn shunt_bulk(opts: &BulkOpts, flow: ShuntFlow) -> Result<ShuntRun> {
     let hosts = new_hosts(Config::default())?;
@@ -839,26 +970,8 @@ pub fn shunt_bulk(opts: &BulkOpts, flow: ShuntFlow) -> Result<ShuntRun> {
         let srv = &server;
         let run = b.run_in(|| -> Result<ShuntRun> {
             pin(1);
-            let app = BulkSender::new(dst, opts.flows);
-            let sent = app.sent.clone();
-            let mut app = Some(app);
-            let (client, handle) = crate::rr::start_client(config(&b), a.addr(), move |_| {
-                app.take().expect("one queue")
-            })?;
-            let tx_checksum = client
-                .tx_checksums()
-                .first()
-                .map(|c| c.to_string())
-                .unwrap_or_default();
-            let ch = handle.clone();
-            let mut sender = ShuntSender { handle, sent };
-            let cpu = || -> Result<Duration> { Ok(ch.call(|_, _| thread_cpu())?) };
-            let started = cpu().and_then(|_| Ok(ch.call(|app, ctx| app.start(ctx))?));
-            let run = started.and_then(|()| {
-                measure_into_shunt(&opts, flow.loss_ppm, srv, &received, &mut sender, &cpu)
-            });
-            drop(client.stop());
-            run.map(|r| ShuntRun { tx_checksum, ..r })
+            let rx = ShuntReceiver::new(srv, &received)?;
+            shunt_send(&opts, config(&b), dst, flow.loss_ppm, &rx)
         });
         // Whatever happened to the sender, no fault outlives the flow.
         let off = server.set_faults(Faults::NONE);
@@ -879,45 +992,18 @@ pub fn kernel_to_shunt_bulk(opts: &BulkOpts, flow: KernelFlow) -> Result<ShuntRu
     hosts.a().run_in(|| -> Result<ShuntRun> {
         pin(0);
         let (server, _, received) = start_discard(&a, crate::rr::shunt_config(&a, &opts.shard))?;
-        let sent = Arc::new(AtomicU64::new(0));
-        let stop = Arc::new(AtomicBool::new(false));
-        let deadline = Instant::now() + opts.warmup + opts.window + DRAIN + GRACE;
-        let flows = opts.flows;
-        let thread = {
-            let (sent, stop) = (sent.clone(), stop.clone());
-            b.spawn_thread(move || {
-                pin(1);
-                kernel_send(dst, flow.cc, flows, &sent, &stop, deadline)
+        let run = ShuntReceiver::new(&server, &received).and_then(|rx| {
+            kernel_send_into(&opts, flow, dst, &rx, |send| {
+                b.spawn_thread(move || {
+                    pin(1);
+                    send()
+                })
             })
-        };
-        let mut sender = KernelSender {
-            sent,
-            stop,
-            thread: Some(thread),
-            end: None,
-        };
-        // The kernel sender measures its own CPU time.
-        let no_cpu = || Ok(Duration::ZERO);
-        let run = measure_into_shunt(
-            &opts,
-            flow.loss_ppm,
-            &server,
-            &received,
-            &mut sender,
-            &no_cpu,
-        );
-        let finished = sender.finish();
+        });
         let off = server.set_faults(Faults::NONE);
         drop(server.stop());
-        let mut run = run?;
-        finished?;
+        let run = run?;
         off?;
-        let end = sender
-            .end
-            .take()
-            .ok_or_else(|| BenchError("the kernel sender did not end".into()))??;
-        run.work.client_cpu = end.cpu;
-        run.retransmits = end.tcp.retrans_segs;
         Ok(run)
     })?
 }

@@ -35,6 +35,7 @@ use crate::bulk::{self, BulkOpts, KernelFlow, KernelRun, ShuntFlow, ShuntRun};
 use crate::connrate::{self, ConnRateOpts};
 use crate::cpu::{Work, cpu_hz};
 use crate::plot::{Chart, Series, write_svg};
+use crate::remote::RealHosts;
 use crate::rr::{self, RrFigure, RrOpts};
 use crate::timeline::Timeline;
 use crate::{BenchError, Result, ratio};
@@ -133,7 +134,26 @@ impl CompareOpts {
         Ok(())
     }
 
-    fn rr_opts(&self) -> RrOpts {
+    pub(crate) fn bulk_opts(&self) -> BulkOpts {
+        BulkOpts {
+            flows: self.flows,
+            warmup: self.warmup,
+            window: self.window,
+            shard: self.shard.clone(),
+        }
+    }
+
+    pub(crate) fn conn_opts(&self) -> ConnRateOpts {
+        ConnRateOpts {
+            size: self.conn_size,
+            warmup: self.warmup,
+            window: self.window,
+            shard: self.shard.clone(),
+            max_connections: self.max_connections,
+        }
+    }
+
+    pub(crate) fn rr_opts(&self) -> RrOpts {
         RrOpts {
             size: self.rr_size,
             conns: self.rr_conns,
@@ -207,7 +227,7 @@ impl From<KernelRun> for Figure {
 }
 
 impl Figure {
-    fn from_shunt(s: ShuntRun, loss: bool) -> Figure {
+    pub(crate) fn from_shunt(s: ShuntRun, loss: bool) -> Figure {
         let x = s.steering;
         Figure {
             gbps: s.gbps,
@@ -292,6 +312,8 @@ impl Report {
 /// The machine and the link, for the record.
 #[derive(Debug, Clone, Default)]
 pub struct Machine {
+    /// `self-made test hosts` or `real hosts`.
+    pub topology: String,
     pub cpu: String,
     pub cores: usize,
     pub cpu_hz: Option<f64>,
@@ -310,13 +332,54 @@ impl Machine {
     /// program and the socket attach. Fails when no test host can be made
     /// (then no figure could run).
     pub fn probe(shard: &ShardConfig) -> Result<Machine> {
+        let mut m = Machine::this_one();
+        let hosts = rr::new_hosts(testhosts::Config::default())?;
+        let a = hosts.a();
+        if let Ok(out) = a.run("ethtool", &["-i", a.ifname()]) {
+            m.driver = driver(&String::from_utf8_lossy(&out.stdout));
+        }
+        let cfg = rr::shunt_config(a, shard);
+        if let Ok(modes) = a.run_in(|| attach_modes(cfg)) {
+            m.set_modes(modes);
+        }
+        Ok(m)
+    }
+
+    /// The machine, and the interface of real-host mode: its driver, MTU
+    /// and queues, and how Shunt attaches to it.
+    pub fn probe_real(hosts: &RealHosts, shard: &ShardConfig) -> Machine {
+        let mut m = Machine::this_one();
+        let i = &hosts.iface;
+        m.topology = "real hosts".into();
+        m.nic = format!(
+            "{} ({}/{}) to the peer {}",
+            i.name, i.addr, i.prefix_len, hosts.peer
+        );
+        if let Ok(out) = std::process::Command::new("ethtool")
+            .args(["-i", &i.name])
+            .output()
+        {
+            m.driver = driver(&String::from_utf8_lossy(&out.stdout));
+        }
+        let (mtu, queues) = i.mtu_queues();
+        m.mtu = mtu.unwrap_or(0);
+        m.queues = queues.unwrap_or(0);
+        let mut cfg = i.runtime_config(shard, 1);
+        cfg.listen_ports = vec![7399];
+        m.set_modes(attach_modes(cfg));
+        m
+    }
+
+    /// The CPU and kernel; the link as the test hosts make it.
+    fn this_one() -> Machine {
         let text = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
         let cpu = text
             .lines()
             .find(|l| l.starts_with("model name"))
             .and_then(|l| l.split(':').nth(1))
             .map_or_else(|| "unknown CPU".into(), |s| s.trim().to_string());
-        let mut m = Machine {
+        Machine {
+            topology: "self-made test hosts".into(),
             cpu,
             cores: control::runtime::online_cpus(),
             cpu_hz: cpu_hz(),
@@ -330,32 +393,13 @@ impl Machine {
             queues: testhosts::Config::default().queues,
             xdp_mode: "unknown".into(),
             xsk_mode: "unknown".into(),
-        };
-        let hosts = rr::new_hosts(testhosts::Config::default())?;
-        let a = hosts.a();
-        if let Ok(out) = a.run("ethtool", &["-i", a.ifname()]) {
-            let text = String::from_utf8_lossy(&out.stdout).to_string();
-            if let Some(d) = text.lines().find_map(|l| l.strip_prefix("driver:")) {
-                m.driver = d.trim().to_string();
-            }
         }
-        let cfg = rr::shunt_config(a, shard);
-        let modes = a.run_in(|| {
-            let rt =
-                control::Runtime::start(cfg, |_| datapath::apps::EchoServer::new(7399, 1)).ok()?;
-            let (xdp, xsk) = rt.modes();
-            drop(rt.stop());
-            Some((xdp, xsk))
-        });
-        if let Ok(Some((xdp, xsk))) = modes {
-            m.xdp_mode = xdp.map_or_else(|| "unknown".into(), |x| x.to_string());
-            m.xsk_mode = xsk
-                .iter()
-                .map(|b| b.to_string())
-                .collect::<Vec<_>>()
-                .join(", ");
+    }
+
+    fn set_modes(&mut self, modes: Option<(String, String)>) {
+        if let Some((xdp, xsk)) = modes {
+            (self.xdp_mode, self.xsk_mode) = (xdp, xsk);
         }
-        Ok(m)
     }
 
     fn hz(&self) -> f64 {
@@ -363,8 +407,31 @@ impl Machine {
     }
 }
 
+/// The driver `ethtool -i` names.
+fn driver(ethtool: &str) -> String {
+    ethtool
+        .lines()
+        .find_map(|l| l.strip_prefix("driver:"))
+        .map_or_else(|| "unknown".into(), |d| d.trim().to_string())
+}
+
+/// How Shunt attaches with `cfg` (started and stopped at once): the XDP
+/// mode and the AF_XDP sockets' modes.
+fn attach_modes(cfg: control::RuntimeConfig) -> Option<(String, String)> {
+    let rt = control::Runtime::start(cfg, |_| datapath::apps::EchoServer::new(7399, 1)).ok()?;
+    let (xdp, xsk) = rt.modes();
+    drop(rt.stop());
+    Some((
+        xdp.map_or_else(|| "unknown".into(), |x| x.to_string()),
+        xsk.iter()
+            .map(|b| b.to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+    ))
+}
+
 /// A figure to run: its row's fields and the code that measures it.
-struct Planned {
+pub(crate) struct Planned {
     workload: Workload,
     stack: &'static str,
     label: String,
@@ -372,7 +439,7 @@ struct Planned {
     run: Box<dyn FnOnce() -> Result<Figure>>,
 }
 
-fn item(
+pub(crate) fn item(
     workload: Workload,
     stack: &'static str,
     label: impl Into<String>,
@@ -390,20 +457,7 @@ fn item(
 
 /// The figures `opts` asks for, in the order they run.
 fn plan(opts: &CompareOpts) -> Vec<Planned> {
-    let bulk_opts = BulkOpts {
-        flows: opts.flows,
-        warmup: opts.warmup,
-        window: opts.window,
-        shard: opts.shard.clone(),
-    };
-    let rr_opts = opts.rr_opts();
-    let conn_opts = ConnRateOpts {
-        size: opts.conn_size,
-        warmup: opts.warmup,
-        window: opts.window,
-        shard: opts.shard.clone(),
-        max_connections: opts.max_connections,
-    };
+    let (bulk_opts, rr_opts, conn_opts) = (opts.bulk_opts(), opts.rr_opts(), opts.conn_opts());
     let cc = opts.cc;
     let ppm = xdp_prog::Faults::ppm_from_percent(opts.loss_percent);
     let mut out = Vec::new();
@@ -517,7 +571,23 @@ fn plan(opts: &CompareOpts) -> Vec<Planned> {
 pub fn measure(opts: &CompareOpts) -> Result<Report> {
     opts.check()?;
     let machine = Machine::probe(&opts.shard)?;
-    let plan = plan(opts);
+    Ok(run_plan(machine, plan(opts)))
+}
+
+/// Runs every figure `opts` asks for between this host and `hosts.peer`
+/// (where `shunt-bench serve` runs), but the loss workload.
+pub fn measure_real(opts: &CompareOpts, hosts: &RealHosts) -> Result<Report> {
+    opts.check()?;
+    let opts = CompareOpts {
+        workloads: crate::remote::workloads(&opts.workloads)?,
+        ..opts.clone()
+    };
+    let machine = Machine::probe_real(hosts, &opts.shard);
+    Ok(run_plan(machine, crate::remote::plan(&opts, hosts)))
+}
+
+/// Runs the figures of `plan`, with a progress bar on a terminal.
+fn run_plan(machine: Machine, plan: Vec<Planned>) -> Report {
     let bar = if std::io::stderr().is_terminal() {
         let bar = indicatif::ProgressBar::new(plan.len() as u64);
         if let Ok(style) = indicatif::ProgressStyle::with_template(
@@ -554,7 +624,7 @@ pub fn measure(opts: &CompareOpts) -> Result<Report> {
         bar.inc(1);
     }
     bar.finish_and_clear();
-    Ok(Report { machine, rows })
+    Report { machine, rows }
 }
 
 /// The options `compare` was given on the command line.
@@ -565,19 +635,35 @@ pub struct CompareArgs {
     pub plot: Option<PathBuf>,
     pub iface: Option<String>,
     pub peer: Option<String>,
+    /// This host's address on `iface` (default: its first IPv4 address).
+    pub addr: Option<String>,
 }
 
 /// `shunt-bench compare`: measures, prints the table, writes the JSON and the
 /// plots; an error if any figure failed (after everything was written).
 pub fn run(args: &CompareArgs) -> Result<()> {
-    if args.iface.is_some() || args.peer.is_some() {
-        return Err(BenchError(
-            "--iface/--peer (between two real hosts) is not implemented yet: compare runs on \
-             self-made test hosts only; run it without them"
-                .into(),
-        ));
-    }
+    let real = match (&args.iface, &args.peer) {
+        (Some(iface), Some(peer)) => Some(RealHosts::new(iface, peer, args.addr.as_deref())?),
+        (None, None) => None,
+        _ => {
+            return Err(BenchError(
+                "--iface and --peer go together (real-host mode: `shunt-bench serve --iface \
+                 IFACE` on the peer first)"
+                    .into(),
+            ));
+        }
+    };
     args.opts.check()?;
+    let mut opts = args.opts.clone();
+    if real.is_some() {
+        if opts.workloads.contains(&Workload::Loss) {
+            eprintln!(
+                "shunt-bench: the loss workload is left out between real hosts (its drops are \
+                 made at the far host's receiver)"
+            );
+        }
+        opts.workloads = crate::remote::workloads(&opts.workloads)?;
+    }
     if let Some(dir) = &args.plot {
         std::fs::create_dir_all(dir)
             .map_err(|e| BenchError(format!("creating {}: {e}", dir.display())))?;
@@ -587,10 +673,13 @@ pub fn run(args: &CompareArgs) -> Result<()> {
         std::fs::File::create(path)
             .map_err(|e| BenchError(format!("writing {}: {e}", path.display())))?;
     }
-    let report = measure(&args.opts)?;
-    print!("{}", table(&args.opts, &report));
+    let report = match &real {
+        Some(hosts) => measure_real(&opts, hosts)?,
+        None => measure(&opts)?,
+    };
+    print!("{}", table(&opts, &report));
     if let Some(path) = &args.json {
-        let text = serde_json::to_string_pretty(&to_json(&args.opts, &report))
+        let text = serde_json::to_string_pretty(&to_json(&opts, &report))
             .map_err(|e| BenchError(format!("JSON: {e}")))?;
         std::fs::write(path, text + "\n")
             .map_err(|e| BenchError(format!("writing {}: {e}", path.display())))?;
@@ -670,7 +759,7 @@ pub fn table(opts: &CompareOpts, r: &Report) -> String {
     let mut out = format!(
         "machine: {}, {} {} (clock {} MHz, the cycle estimates' basis), Linux {}\n\
          link: {} ({} driver), MTU {}, {} queue(s), XDP {} mode, AF_XDP {} mode\n\
-         {} s per figure after {} ms warm-up; server on core 0, client on core 1; Shunt shards busy-poll\n",
+         {}: {} s per figure after {} ms warm-up; {}; Shunt shards busy-poll\n",
         m.cpu,
         m.cores,
         if m.cores == 1 { "core" } else { "cores" },
@@ -682,8 +771,14 @@ pub fn table(opts: &CompareOpts, r: &Report) -> String {
         m.queues,
         m.xdp_mode,
         m.xsk_mode,
+        m.topology,
         opts.window.as_secs_f64(),
         opts.warmup.as_millis(),
+        if m.topology == "real hosts" {
+            "servers on the peer (shunt-bench serve), clients here"
+        } else {
+            "server on core 0, client on core 1"
+        },
     );
     let header = format!(
         "  {:<38} {:>11} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>7} | {:>6} {:>6} {:>6}\n",
@@ -841,6 +936,7 @@ pub fn to_json(opts: &CompareOpts, r: &Report) -> Value {
         .collect();
     json!({
         "machine": {
+            "topology": m.topology,
             "cpu": m.cpu,
             "cores": m.cores,
             "cpu_mhz": m.cpu_hz.map(|h| h / 1e6),

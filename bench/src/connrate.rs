@@ -55,7 +55,7 @@ pub struct ConnRateOpts {
     pub max_connections: u64,
 }
 
-fn check(opts: &ConnRateOpts) -> Result<()> {
+pub(crate) fn check(opts: &ConnRateOpts) -> Result<()> {
     if !(1..=1400).contains(&opts.size) {
         return Err(BenchError(format!(
             "connection-rate request size {} is outside 1..=1400 (one frame each way)",
@@ -83,7 +83,7 @@ fn widen_kernel_ports(host: &Host) -> Result<()> {
 /// A kernel client's loop on the calling thread (in B): connections until
 /// the window ends or `max_connections` were made. A connect that fails
 /// ends the run early, with the reason in the figure.
-fn kernel_client(dst: SocketAddrV4, opts: &ConnRateOpts) -> Result<RrFigure> {
+pub(crate) fn kernel_client(dst: SocketAddrV4, opts: &ConnRateOpts) -> Result<RrFigure> {
     let deadline = Instant::now() + opts.warmup + opts.window + GRACE;
     let req = vec![0x43u8; opts.size];
     let mut resp = vec![0u8; opts.size];
@@ -239,6 +239,37 @@ pub fn kernel_to_shunt_connrate(opts: &ConnRateOpts) -> Result<RrFigure> {
     })
 }
 
+/// A Shunt connection-rate client started with `cfg` (on the calling
+/// thread's host) against `dst`; the server's CPU time and bytes are the
+/// caller's to fill in.
+pub(crate) fn shunt_connrate_client(
+    cfg: RuntimeConfig,
+    dst: SocketAddrV4,
+    opts: &ConnRateOpts,
+) -> Result<RrFigure> {
+    let (size, warmup, window, max) = (opts.size, opts.warmup, opts.window, opts.max_connections);
+    let (client, h) = start_client(cfg, *dst.ip(), move |_| {
+        ConnRateClient::new(dst, size, warmup, window, max)
+    })?;
+    let (cpu0, wall0) = (h.call(|_, _| thread_cpu())?, Instant::now());
+    h.call(|app, ctx| app.start(ctx))?;
+    wait_until_done(&h, warmup + window + GRACE, |app| app.done)?;
+    let cpu = h.call(|_, _| thread_cpu())? - cpu0;
+    let wall = wall0.elapsed();
+    let app = client
+        .stop()
+        .pop()
+        .ok_or_else(|| BenchError("the client shard panicked".into()))?;
+    if let Some(e) = app.error {
+        return Err(BenchError(e));
+    }
+    let mut fig = RrFigure::from_timed(app.timed, size, app.stopped)?;
+    fig.work.client_cpu = cpu;
+    fig.work.wall = wall;
+    fig.retransmits = app.retransmits;
+    Ok(fig)
+}
+
 /// Shunt client in B, Shunt server in A.
 pub fn shunt_connrate(opts: &ConnRateOpts) -> Result<RrFigure> {
     check(opts)?;
@@ -253,28 +284,7 @@ pub fn shunt_connrate(opts: &ConnRateOpts) -> Result<RrFigure> {
             cfg.ephemeral = PortRange::new(1024, 65535)
                 .map_err(|e| BenchError(format!("ephemeral ports: {e}")))?;
             cfg.max_connections = 65_536;
-            let (size, warmup, window, max) =
-                (opts.size, opts.warmup, opts.window, opts.max_connections);
-            let (client, h) = start_client(cfg, a.addr(), move |_| {
-                ConnRateClient::new(dst, size, warmup, window, max)
-            })?;
-            let (cpu0, wall0) = (h.call(|_, _| thread_cpu())?, Instant::now());
-            h.call(|app, ctx| app.start(ctx))?;
-            wait_until_done(&h, warmup + window + GRACE, |app| app.done)?;
-            let cpu = h.call(|_, _| thread_cpu())? - cpu0;
-            let wall = wall0.elapsed();
-            let app = client
-                .stop()
-                .pop()
-                .ok_or_else(|| BenchError("the client shard panicked".into()))?;
-            if let Some(e) = app.error {
-                return Err(BenchError(e));
-            }
-            let mut fig = RrFigure::from_timed(app.timed, size, app.stopped)?;
-            fig.work.client_cpu = cpu;
-            fig.work.wall = wall;
-            fig.retransmits = app.retransmits;
-            Ok(fig)
+            shunt_connrate_client(cfg, dst, opts)
         })?
     })
 }

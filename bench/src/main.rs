@@ -1,4 +1,5 @@
-//! shunt-bench: load tests on self-made test hosts.
+//! shunt-bench: load tests on self-made test hosts, or between two real
+//! hosts (`serve` on the far one, `compare --iface --peer` here).
 //!
 //! `demo` (the steering program on a veth pair, with its counters while the
 //! peer sends traffic), `raw` (the AF_XDP ring layer's packet rates next to
@@ -20,6 +21,7 @@ mod frames;
 mod pipeline;
 mod plot;
 mod raw;
+mod remote;
 mod rr;
 mod signals;
 #[cfg(test)]
@@ -154,12 +156,34 @@ enum Cmd {
         /// Write SVG plots into this directory (made if missing).
         #[arg(long)]
         plot: Option<std::path::PathBuf>,
-        /// Real-host mode (not implemented yet): the interface to use.
-        #[arg(long)]
+        /// Real-host mode: the interface towards the peer (Shunt's clients
+        /// run on it); with --peer.
+        #[arg(long, requires = "peer")]
         iface: Option<String>,
-        /// Real-host mode (not implemented yet): the far host's address.
-        #[arg(long)]
+        /// Real-host mode: the far host's address, where `shunt-bench serve`
+        /// runs; with --iface.
+        #[arg(long, requires = "iface")]
         peer: Option<String>,
+        /// Real-host mode: this host's address on --iface, A.B.C.D/len
+        /// (default: the interface's first IPv4 address).
+        #[arg(long, requires = "iface")]
+        addr: Option<String>,
+    },
+    /// The far host's side of `compare --iface --peer`: the kernel's and
+    /// Shunt's servers of every workload on fixed ports, until Ctrl-C or
+    /// SIGTERM.
+    Serve {
+        /// The interface the peer reaches this host on (Shunt attaches to
+        /// it).
+        #[arg(long)]
+        iface: String,
+        /// This host's address on it, A.B.C.D/len (default: the interface's
+        /// first IPv4 address).
+        #[arg(long)]
+        addr: Option<String>,
+        /// Turns the Shunt shard spins without work before it blocks.
+        #[arg(long)]
+        idle_turns: Option<u32>,
     },
 }
 
@@ -203,6 +227,7 @@ fn main() {
             plot,
             iface,
             peer,
+            addr,
         } => Duration::try_from_secs_f64(seconds)
             .map_err(|_| BenchError(format!("--seconds {seconds}: not a duration")))
             .and_then(|window| {
@@ -229,8 +254,21 @@ fn main() {
                     plot,
                     iface,
                     peer,
+                    addr,
                 })
             }),
+        Cmd::Serve {
+            iface,
+            addr,
+            idle_turns,
+        } => remote::Iface::resolve(&iface, addr.as_deref()).and_then(|iface| {
+            let mut shard = ShardConfig::default();
+            if let Some(n) = idle_turns {
+                shard.idle_turns = n;
+            }
+            signals::GRACEFUL.store(true, std::sync::atomic::Ordering::Relaxed);
+            remote::serve(&iface, &shard, &signals::STOP)
+        }),
     };
     if let Err(e) = r {
         eprintln!("shunt-bench: {e}");

@@ -451,7 +451,7 @@ pub(crate) fn accept_one(
 /// `dst`, with `opts.depth` requests in flight on each; `busy`: spinning on
 /// non-blocking sockets. One connection with one request at a time is a
 /// plain loop of `write` and `read`, blocking or spinning.
-fn kernel_client(
+pub(crate) fn kernel_client(
     dst: SocketAddrV4,
     opts: &RrOpts,
     busy: bool,
@@ -589,6 +589,57 @@ pub(crate) fn start_client<A: datapath::shard::App + 'static>(
     Ok((client, h))
 }
 
+/// What a Shunt request/response client run leaves: the client, its
+/// shard's counters, and the client's and server's CPU time and the wall
+/// time of the run.
+pub(crate) type ShuntClientRun = (RrClient, ShardStats, (Duration, Duration, Duration));
+
+/// Runs a Shunt request/response client started with `cfg` (on the calling
+/// thread's host) against `dst`; `server_cpu` reads the server's CPU time.
+pub(crate) fn shunt_rr_client(
+    cfg: RuntimeConfig,
+    dst: SocketAddrV4,
+    opts: &RrOpts,
+    server_cpu: &dyn Fn() -> Result<Duration>,
+) -> Result<ShuntClientRun> {
+    let (size, warmup, window) = (opts.size, opts.warmup, opts.window);
+    let (conns, depth) = (opts.conns, opts.depth);
+    let (client, h) = start_client(cfg, *dst.ip(), move |_| {
+        RrClient::new(dst, size, conns, depth, warmup, window)
+    })?;
+    let (client_cpu0, server_cpu0) = (h.call(|_, _| thread_cpu())?, server_cpu()?);
+    let wall0 = Instant::now();
+    h.call(|app, ctx| app.start(ctx))?;
+    wait_until_done(&h, warmup + window + GRACE, |app| app.done)?;
+    let client_cpu = h.call(|_, _| thread_cpu())? - client_cpu0;
+    let server_cpu = server_cpu()?.saturating_sub(server_cpu0);
+    let wall = wall0.elapsed();
+    let stats = h.stats();
+    let app = client
+        .stop()
+        .pop()
+        .ok_or_else(|| BenchError("the client shard panicked".into()))?;
+    Ok((app, stats, (client_cpu, server_cpu, wall)))
+}
+
+/// The figure of a Shunt request/response client run (the server's bytes
+/// are the caller's to fill in).
+pub(crate) fn shunt_rr_figure(
+    app: RrClient,
+    size: usize,
+    (client_cpu, server_cpu, wall): (Duration, Duration, Duration),
+) -> Result<RrFigure> {
+    if let Some(e) = app.error {
+        return Err(BenchError(e));
+    }
+    let mut fig = RrFigure::from_timed(app.timed, size, None)?;
+    fig.work.client_cpu = client_cpu;
+    fig.work.server_cpu = server_cpu;
+    fig.work.wall = wall;
+    fig.retransmits = app.retransmits;
+    Ok(fig)
+}
+
 /// Shunt echo server in A, Shunt request/response client in B.
 fn shunt_rr(hosts: &TestHosts, opts: &RrOpts) -> Result<(RrFigure, ShuntDetail)> {
     let (a, b) = (hosts.a().clone(), hosts.b().clone());
@@ -604,47 +655,23 @@ fn shunt_rr(hosts: &TestHosts, opts: &RrOpts) -> Result<(RrFigure, ShuntDetail)>
             .ok_or_else(|| BenchError("the server runtime has no shard".into()))?;
         let client_side = b.run_in(|| -> Result<_> {
             pin(1);
-            let (size, warmup, window) = (opts.size, opts.warmup, opts.window);
-            let (conns, depth) = (opts.conns, opts.depth);
-            let (client, h) = start_client(shunt_config(&b, &opts.shard), a.addr(), move |_| {
-                RrClient::new(dst, size, conns, depth, warmup, window)
-            })?;
             let sh = server_shard.clone();
-            let (client_cpu0, server_cpu0) =
-                (h.call(|_, _| thread_cpu())?, sh.call(|_, _| thread_cpu())?);
-            let wall0 = Instant::now();
-            h.call(|app, ctx| app.start(ctx))?;
-            wait_until_done(&h, warmup + window + GRACE, |app| app.done)?;
-            let client_cpu = h.call(|_, _| thread_cpu())? - client_cpu0;
-            let server_cpu = sh.call(|_, _| thread_cpu())? - server_cpu0;
-            let wall = wall0.elapsed();
-            let stats = h.stats();
-            let app = client
-                .stop()
-                .pop()
-                .ok_or_else(|| BenchError("the client shard panicked".into()))?;
-            Ok((app, stats, (client_cpu, server_cpu, wall)))
+            let server_cpu = move || -> Result<Duration> { Ok(sh.call(|_, _| thread_cpu())?) };
+            shunt_rr_client(shunt_config(&b, &opts.shard), dst, &opts, &server_cpu)
         })?;
         let server_stats = server.shard_stats()[0];
         let echoed = server.stop().iter().map(|e| e.echoed).sum();
-        let (app, client_stats, (client_cpu, server_cpu, wall)) = client_side?;
-        if let Some(e) = app.error {
-            return Err(BenchError(e));
-        }
-        let total = app.timed.total;
-        let mut fig = RrFigure::from_timed(app.timed, opts.size, None)?;
-        fig.work.client_cpu = client_cpu;
-        fig.work.server_cpu = server_cpu;
-        fig.work.wall = wall;
+        let (app, client_stats, cpu) = client_side?;
+        let (total, conn) = (app.timed.total, app.conn_stats);
+        let mut fig = shunt_rr_figure(app, opts.size, cpu)?;
         fig.server_bytes = echoed;
-        fig.retransmits = app.retransmits;
         Ok((
             fig,
             ShuntDetail {
                 total,
                 client: client_stats,
                 server: server_stats,
-                conn: app.conn_stats,
+                conn,
             },
         ))
     })?

@@ -12,7 +12,15 @@
 //!
 //! Call it first thing in `main`, before any thread exists.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use nix::sys::signal::{SigSet, Signal};
+
+/// Set by a program that stops by itself when asked (`serve`): the first
+/// signal then sets [`STOP`] instead of exiting; a second one exits.
+pub static GRACEFUL: AtomicBool = AtomicBool::new(false);
+/// A signal arrived while [`GRACEFUL`] was set.
+pub static STOP: AtomicBool = AtomicBool::new(false);
 
 /// The namespaces of this process, as `testhosts` names them.
 pub fn own_namespaces() -> Vec<String> {
@@ -55,8 +63,15 @@ pub fn install() -> crate::Result<()> {
     std::thread::Builder::new()
         .name("signals".into())
         .spawn(move || {
-            let Ok(sig) = set.wait() else {
-                return;
+            let sig = loop {
+                let Ok(sig) = set.wait() else {
+                    return;
+                };
+                if GRACEFUL.load(Ordering::Relaxed) && !STOP.swap(true, Ordering::Relaxed) {
+                    eprintln!("\nshunt-bench: {sig}: stopping (again to exit at once)");
+                    continue;
+                }
+                break sig;
             };
             let removed = remove_own_namespaces();
             eprintln!("\nshunt-bench: {sig}: stopped; removed {removed} test host namespaces");

@@ -180,14 +180,11 @@ fn quick_cc_moves_bytes_with_every_controller_and_under_loss() {
     assert!(l.bbr_over_kernel_cubic().is_finite() && l.bbr_over_kernel_bbr().is_finite());
 }
 
-/// Every workload on every stack, about a second each, through the same
-/// code `compare` runs: the JSON carries every field, the numbers are sane,
-/// both ends saw the same bytes, and the plots are SVG with the series
-/// expected.
-#[test]
-fn quick_compare_runs_every_workload_on_every_stack() {
-    use crate::compare::{self, CompareOpts, Workload};
-    let opts = CompareOpts {
+/// Options of a quick `compare`: every workload, a second per figure,
+/// shards blocking when idle.
+fn quick_compare_opts() -> crate::compare::CompareOpts {
+    use crate::compare::{CompareOpts, Workload};
+    CompareOpts {
         workloads: Workload::ALL.to_vec(),
         warmup: Duration::from_millis(100),
         // One 200 ms RTO under 1% loss cannot empty a window this long.
@@ -201,7 +198,17 @@ fn quick_compare_runs_every_workload_on_every_stack() {
         loss_percent: 1.0,
         cc: Algorithm::Cubic,
         shard: ShardConfig::blocking(),
-    };
+    }
+}
+
+/// Every workload on every stack, about a second each, through the same
+/// code `compare` runs: the JSON carries every field, the numbers are sane,
+/// both ends saw the same bytes, and the plots are SVG with the series
+/// expected.
+#[test]
+fn quick_compare_runs_every_workload_on_every_stack() {
+    use crate::compare::{self, Workload};
+    let opts = quick_compare_opts();
     let report = compare::measure(&opts).expect("compare");
     for row in &report.rows {
         assert!(
@@ -412,4 +419,120 @@ fn compare_refuses_bad_options_with_a_reason() {
         let e = o.check().expect_err("refused").to_string();
         assert!(!e.is_empty());
     }
+}
+
+/// Real-host mode on test hosts: `serve` in host A, `compare --iface
+/// --peer` in host B against it; then `serve` stops and leaves nothing
+/// attached.
+#[test]
+fn real_host_compare_against_serve_on_test_hosts() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use crate::compare::{self, CompareOpts};
+    use crate::remote::{self, RealHosts};
+
+    // Two queues: one Shunt shard per queue on the server.
+    let hosts = rr::new_hosts(testhosts::Config {
+        queues: 2,
+        ..testhosts::Config::default()
+    })
+    .expect("test hosts");
+    let (a, b) = (hosts.a().clone(), hosts.b().clone());
+    let peer = a.addr().to_string();
+
+    // Nothing serves yet, and a wrong interface: clear errors.
+    let e = b
+        .run_in(|| RealHosts::new(b.ifname(), &peer, None))
+        .unwrap()
+        .expect_err("no server");
+    assert!(e.to_string().contains("shunt-bench serve"), "{e}");
+    let e = b
+        .run_in(|| RealHosts::new("nosuchif0", &peer, None))
+        .unwrap()
+        .expect_err("no interface");
+    assert!(e.to_string().contains("nosuchif0"), "{e}");
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let server = {
+        let (a, stop) = (a.clone(), stop.clone());
+        a.clone().spawn_thread(move || -> crate::Result<()> {
+            let iface = remote::Iface::resolve(a.ifname(), None)?;
+            assert_eq!(iface.addr, a.addr());
+            remote::serve(&iface, &ShardConfig::blocking(), &stop)
+        })
+    };
+    let opts = CompareOpts {
+        max_connections: 5_000,
+        ..quick_compare_opts()
+    };
+    let report = b.run_in(|| {
+        // The server needs a moment to listen.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let real = loop {
+            match RealHosts::new(b.ifname(), &peer, None) {
+                Ok(r) => break r,
+                Err(e) if std::time::Instant::now() > deadline => panic!("serve: {e}"),
+                Err(_) => std::thread::sleep(Duration::from_millis(50)),
+            }
+        };
+        compare::measure_real(&opts, &real)
+    });
+    stop.store(true, Ordering::Relaxed);
+    server.join().unwrap().unwrap().expect("serve");
+    let report = report.unwrap().expect("compare");
+
+    print!("{}", compare::table(&opts, &report));
+    let stacks: Vec<(&str, &str)> = report
+        .rows
+        .iter()
+        .map(|r| (r.workload.name(), r.stack))
+        .collect();
+    assert_eq!(
+        stacks,
+        [
+            ("bulk", "kernel"),
+            ("bulk", "shunt"),
+            ("bulk", "kernel_to_shunt"),
+            ("rr", "kernel"),
+            ("rr", "kernel_busy"),
+            ("rr", "kernel_to_shunt"),
+            ("rr", "shunt"),
+            ("connrate", "kernel"),
+            ("connrate", "shunt"),
+            ("connrate", "kernel_to_shunt"),
+        ]
+    );
+    let text = serde_json::to_string(&compare::to_json(&opts, &report)).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&text).expect("JSON parses");
+    assert_eq!(json["machine"]["topology"], "real hosts");
+    assert_eq!(json["machine"]["driver"], "veth");
+    assert_eq!(json["machine"]["queues"], 2);
+    for row in json["rows"].as_array().unwrap() {
+        let f = &row["figure"];
+        assert!(f.is_object(), "failed: {row}");
+        assert!(f["gbps"].as_f64().unwrap() > 0.0, "{row}");
+        assert!(f["cpu"]["server_s"].as_f64().unwrap() > 0.0, "{row}");
+        // What the client sent, the server saw.
+        assert_eq!(f["sent_bytes"], f["received_bytes"], "{row}");
+        if let Some(l) = f["latency"].as_object() {
+            let q: Vec<f64> = ["p50_us", "p90_us", "p99_us", "p999_us", "max_us"]
+                .iter()
+                .map(|k| l[*k].as_f64().unwrap())
+                .collect();
+            assert!(q[0] > 0.0 && q.windows(2).all(|w| w[0] <= w[1]), "{row}");
+            assert!(f["per_sec"].as_f64().unwrap() > 0.0, "{row}");
+        }
+    }
+
+    // Nothing left on A's interface.
+    let link = a
+        .run("ip", &["-d", "link", "show", "dev", a.ifname()])
+        .unwrap();
+    let link = String::from_utf8_lossy(&link.stdout).to_string();
+    assert!(!link.contains("xdp"), "{link}");
+    let ns = [a.ns().to_string(), b.ns().to_string()];
+    drop(hosts);
+    let left = testhosts::existing_namespaces();
+    assert!(!ns.iter().any(|n| left.contains(n)), "{left:?}");
 }
