@@ -160,13 +160,21 @@ impl Pair {
         self.now += Duration::from_micros(2);
         let _ = self.tx.send(self.conn, msg);
         let _ = self.tx.poll_timeout();
-        let n = self.tx.poll_frame(self.now, &mut frame).expect("request").len;
+        let n = self
+            .tx
+            .poll_frame(self.now, &mut frame)
+            .expect("request")
+            .len;
         let _ = self.rx.handle_frame(self.now, &frame[..n]);
         let _ = self.rx.poll_timeout();
         while self.rx.poll_event().is_some() {}
         let got = self.rx.recv(peer, &mut buf).unwrap_or(0);
         let _ = self.rx.send(peer, &buf[..got]);
-        let n = self.rx.poll_frame(self.now, &mut frame).expect("response").len;
+        let n = self
+            .rx
+            .poll_frame(self.now, &mut frame)
+            .expect("response")
+            .len;
         while self.rx.poll_frame(self.now, &mut buf).is_some() {}
         self.now += Duration::from_micros(2);
         let _ = self.tx.handle_frame(self.now, &frame[..n]);

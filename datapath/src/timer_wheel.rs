@@ -123,6 +123,13 @@ impl TimerWheel {
             if self.nodes[k].deadline == deadline {
                 return;
             }
+            if self.placement(deadline) == self.nodes[k].place {
+                // Same bucket (an RTO restarted by every ACK lands in the
+                // same millisecond-wide bucket): the exact deadline is all
+                // that changes.
+                self.nodes[k].deadline = deadline;
+                return;
+            }
             self.unlink(key);
         } else {
             if self.len == 0 {
@@ -252,21 +259,25 @@ impl TimerWheel {
         }
     }
 
-    /// Links an unlinked `key` where its deadline belongs relative to the
-    /// wheel's time.
-    fn place(&mut self, key: u32) {
-        let tick = tick_of(self.nodes[key as usize].deadline).max(self.cur);
+    /// Where a deadline belongs relative to the wheel's time.
+    fn placement(&self, deadline: Instant) -> Place {
+        let tick = tick_of(deadline).max(self.cur);
         let differ = tick ^ self.cur;
         if differ >> SPAN_BITS != 0 {
-            self.push(key, Place::Overflow);
-            return;
+            return Place::Overflow;
         }
         let level = if differ == 0 {
             0
         } else {
             ((63 - differ.leading_zeros()) / BITS) as usize
         };
-        self.push(key, Place::Bucket(level as u8, index_at(tick, level) as u8));
+        Place::Bucket(level as u8, index_at(tick, level) as u8)
+    }
+
+    /// Links an unlinked `key` where its deadline belongs.
+    fn place(&mut self, key: u32) {
+        let place = self.placement(self.nodes[key as usize].deadline);
+        self.push(key, place);
     }
 
     fn push(&mut self, key: u32, place: Place) {
