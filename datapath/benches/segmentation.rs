@@ -44,13 +44,12 @@ struct Pair {
     sink: Vec<u8>,
 }
 
-fn endpoint(addr: Ipv4Addr, n: u8) -> Endpoint {
+fn endpoint(addr: Ipv4Addr, n: u8, pacing: bool) -> Endpoint {
     let mut cfg = EndpointConfig::new(addr, 24, EthernetAddress([2, 0, 0, 0, 0, n]), [n; 32]);
     cfg.tcp = TcpConfig {
         send_buffer: 4 << 20,
         recv_buffer: 4 << 20,
-        // Nothing held back by time: the bench measures building, not pacing.
-        pacing: false,
+        pacing,
         congestion_control: Algorithm::Cubic,
         ..TcpConfig::default()
     };
@@ -58,10 +57,13 @@ fn endpoint(addr: Ipv4Addr, n: u8) -> Endpoint {
 }
 
 impl Pair {
-    fn new() -> Pair {
+    /// Two connected endpoints; `pacing` as `TcpConfig.pacing` (segmentation
+    /// turns it off: it measures building, not holding back by time).
+    /// Request/response runs on a fresh connection.
+    fn new(pacing: bool) -> Pair {
         let (a, b) = (Ipv4Addr::new(198, 18, 0, 1), Ipv4Addr::new(198, 18, 0, 2));
-        let mut tx = endpoint(a, 1);
-        let mut rx = endpoint(b, 2);
+        let mut tx = endpoint(a, 1, pacing);
+        let mut rx = endpoint(b, 2, pacing);
         let now = Instant::from_millis(1);
         tx.add_neighbor(now, b, EthernetAddress([2, 0, 0, 0, 0, 2]));
         rx.add_neighbor(now, a, EthernetAddress([2, 0, 0, 0, 0, 1]));
@@ -85,7 +87,13 @@ impl Pair {
         }
         p.peer = p.rx.accept(listener).expect("listener");
         assert!(p.peer.is_some(), "handshake done");
-        // Slow start opens the window well past one write.
+        p
+    }
+
+    /// [`Pair::new`] with slow start run until the window is well past one
+    /// 64 KiB write.
+    fn warmed(pacing: bool) -> Pair {
+        let mut p = Pair::new(pacing);
         for _ in 0..64 {
             p.write();
             p.build();
@@ -157,7 +165,7 @@ impl Pair {
         let peer = self.peer.expect("accepted");
         let mut frame = [0u8; FRAME];
         let mut buf = [0u8; 256];
-        self.now += Duration::from_micros(2);
+        self.now += Duration::from_micros(20);
         let _ = self.tx.send(self.conn, msg);
         let _ = self.tx.poll_timeout();
         let n = self
@@ -176,7 +184,7 @@ impl Pair {
             .expect("response")
             .len;
         while self.rx.poll_frame(self.now, &mut buf).is_some() {}
-        self.now += Duration::from_micros(2);
+        self.now += Duration::from_micros(20);
         let _ = self.tx.handle_frame(self.now, &frame[..n]);
         let _ = self.tx.poll_timeout();
         while self.tx.poll_event().is_some() {}
@@ -190,7 +198,8 @@ fn request_response(c: &mut Criterion) {
     let mut g = c.benchmark_group("request_response");
     g.measurement_time(StdDuration::from_secs(4));
     g.bench_function("64B_round_trip_both_ends", |b| {
-        let mut p = Pair::new();
+        // The runtime's defaults: CUBIC, paced.
+        let mut p = Pair::new(true);
         let msg = [0x42u8; 64];
         b.iter(|| p.round_trip(&msg));
     });
@@ -202,7 +211,7 @@ fn segmentation(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(WRITE as u64));
     g.measurement_time(StdDuration::from_secs(4));
     g.bench_function("64KiB_write_to_frames", |b| {
-        let mut p = Pair::new();
+        let mut p = Pair::warmed(false);
         b.iter_custom(|iters| {
             let mut timed = StdDuration::ZERO;
             for _ in 0..iters {
