@@ -257,8 +257,10 @@ pub(crate) fn shunt_connrate_client(
     let cpu = h.call(|_, _| thread_cpu())? - cpu0;
     let wall = wall0.elapsed();
     let app = client
-        .stop()
-        .pop()
+        .stop_by_shard()
+        .into_iter()
+        .next()
+        .flatten()
         .ok_or_else(|| BenchError("the client shard panicked".into()))?;
     if let Some(e) = app.error {
         return Err(BenchError(e));

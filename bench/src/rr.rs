@@ -616,8 +616,10 @@ pub(crate) fn shunt_rr_client(
     let wall = wall0.elapsed();
     let stats = h.stats();
     let app = client
-        .stop()
-        .pop()
+        .stop_by_shard()
+        .into_iter()
+        .next()
+        .flatten()
         .ok_or_else(|| BenchError("the client shard panicked".into()))?;
     Ok((app, stats, (client_cpu, server_cpu, wall)))
 }

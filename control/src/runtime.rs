@@ -294,18 +294,25 @@ impl<A: App + 'static> Runtime<A> {
         Ok(mac)
     }
 
-    /// Stops every shard, detaches, and returns the applications.
+    /// Stops every shard, detaches, and returns the applications of the
+    /// shards that did not panic.
     pub fn stop(mut self) -> Vec<A> {
+        self.stop_shards().into_iter().flatten().collect()
+    }
+
+    /// Stops every shard, detaches, and returns each shard's application by
+    /// its index (`None` for a shard that panicked).
+    pub fn stop_by_shard(mut self) -> Vec<Option<A>> {
         self.stop_shards()
     }
 
-    fn stop_shards(&mut self) -> Vec<A> {
+    fn stop_shards(&mut self) -> Vec<Option<A>> {
         for s in &self.shards {
             s.handle.stop();
         }
         self.shards
             .iter_mut()
-            .filter_map(|s| s.join.take()?.join().ok().flatten())
+            .map(|s| s.join.take()?.join().ok().flatten())
             .collect()
     }
 }

@@ -792,3 +792,49 @@ fn with_two_queues_replies_that_land_on_the_other_shard_reach_their_connection()
     assert_eq!(stats[0].handed_in, stats[1].handed_off);
     assert_eq!(server.join().unwrap().unwrap(), 16);
 }
+
+/// Shunt on both ends, one shard per queue on each, over a two-queue link:
+/// every echo comes back intact.
+#[test]
+fn two_shard_shunt_client_and_two_shard_shunt_server_exchange_echoes() {
+    let hosts = TestHosts::new(Config {
+        queues: 2,
+        ..Config::default()
+    })
+    .unwrap();
+    let (a, b) = (hosts.a().clone(), hosts.b().clone());
+    let dst = SocketAddrV4::new(b.addr(), PORT);
+    let mut server_cfg = shunt_config(b.addr());
+    server_cfg.queues = 2;
+    let server = b
+        .run_in(move || Runtime::start(server_cfg, |_| EchoServer::new(PORT, 64)).expect("server"))
+        .expect("enter host B");
+    let mut cfg = shunt_config(a.addr());
+    cfg.listen_ports.clear();
+    cfg.queues = 2;
+    let ((done, stats), apps) = with_shunt(
+        &hosts,
+        cfg,
+        |_| EchoClients::default(),
+        |rt| {
+            rt.resolve_neighbor(b.addr()).expect("kernel resolves B");
+            let h = rt.handle(0).unwrap();
+            for i in 0..8u32 {
+                let d = data(5_000 + i as usize * 101, 700 + i);
+                h.call(move |app, ctx| app.add(ctx, dst, d)).unwrap();
+            }
+            let done = wait_for(h, Duration::from_secs(20), |app, _| app.all_done());
+            (done, rt.shard_stats())
+        },
+    );
+    let server_stats = server.shard_stats();
+    drop(server.stop());
+    assert!(
+        done,
+        "clients did not finish: client {stats:?} server {server_stats:?}"
+    );
+    for c in &apps[0].clients {
+        assert_eq!(c.error, None);
+        assert!(c.matched());
+    }
+}
