@@ -1,7 +1,7 @@
 //! Segment arrival (RFC 9293 3.10.7), with the RFC 5961 mitigations, PAWS
 //! (RFC 7323 5), SACK (RFC 2018, RFC 6675) and NewReno recovery (RFC 6582).
 
-use super::{Connection, DEFAULT_PEER_MSS, DUP_THRESH, Event, TS_OPTION_LEN, Timestamps};
+use super::{Connection, DEFAULT_PEER_MSS, DUP_THRESH, Event, TS_OPTION_LEN, Timestamps, Undo};
 use crate::cc::AckSample;
 use crate::tcp::conn::ConnError;
 use crate::tcp::rtt::SampleSource;
@@ -372,9 +372,10 @@ impl Connection {
                 self.snd_max,
                 &blocks[..blocks_len(seg)],
             );
-            if info.dsack.is_some() {
+            if let Some(block) = info.dsack {
                 self.stats.dsacks_received += 1;
                 dsack = true;
+                self.on_dsack(now, block);
             }
             for &(start, end) in &blocks[..blocks_len(seg)] {
                 if info.dsack == Some((start, end)) {
@@ -524,6 +525,34 @@ impl Connection {
         }
     }
 
+    /// RFC 2883 4: a D-SACK reports one of the episode's retransmissions as
+    /// a duplicate (the original had arrived); when all have been, the
+    /// congestion response is undone (RFC 9438 4.9 for CUBIC).
+    fn on_dsack(&mut self, now: Instant, (start, end): (SeqNum, SeqNum)) {
+        let Some(u) = self.undo.as_mut() else {
+            return;
+        };
+        if start < u.low || end > u.high || u.retrans == 0 {
+            return;
+        }
+        u.retrans -= 1;
+        if u.retrans == 0 {
+            self.undo = None;
+            self.stats.spurious_undos += 1;
+            self.cc.on_spurious_loss(now);
+        }
+    }
+
+    /// A congestion response was taken: its retransmissions are counted
+    /// from here, in case D-SACKs show them needless.
+    pub(super) fn arm_undo(&mut self) {
+        self.undo = self.sack_ok.then_some(Undo {
+            retrans: 0,
+            low: self.snd_una,
+            high: self.snd_una,
+        });
+    }
+
     /// Fast retransmit and recovery begin (RFC 5681 3.2, RFC 6675 5, RFC
     /// 8985 6.2 when RACK found the loss), unless the loss may be of data
     /// sent before the last recovery or timeout.
@@ -554,6 +583,7 @@ impl Connection {
             self.rate.on_lost(n);
         }
         self.stats.fast_retransmits += 1;
+        self.arm_undo();
         self.tlp_end = None;
         self.timers.stop(Timer::LossProbe);
         self.cc

@@ -116,12 +116,29 @@ pub struct ConnStats {
     pub tlp_probes: u64,
     /// Losses a tail loss probe repaired (congestion response taken).
     pub tlp_recoveries: u64,
+    /// Congestion responses undone because D-SACKs showed every
+    /// retransmission of the episode was needless (RFC 2883 4).
+    pub spurious_undos: u64,
     /// Bytes RACK declared lost by time (RFC 8985 6).
     pub rack_lost_bytes: u64,
     /// Times the pacer held a ready segment back.
     pub pacing_holds: u64,
     /// New segments held back because the sent-segment table was full.
     pub sent_table_full: u64,
+}
+
+/// RFC 2883 4 (as Linux `tcp_try_undo_dsack`): the retransmissions of the
+/// last loss episode, counted down by the D-SACKs that report them; when
+/// every one was reported duplicate, the loss was not real and the
+/// controller may undo its reduction.
+#[derive(Debug, Clone, Copy)]
+struct Undo {
+    /// Retransmissions of the episode not yet reported duplicate.
+    retrans: u32,
+    /// The range they covered: D-SACKs outside it are about something else
+    /// (a segment the network duplicated).
+    low: SeqNum,
+    high: SeqNum,
 }
 
 /// A snapshot of the connection's variables for tools and traces.
@@ -260,6 +277,9 @@ pub struct Connection {
     /// The TLP episode under way: TLP.end_seq and whether the probe was a
     /// retransmission (RFC 8985 7.4).
     tlp_end: Option<(SeqNum, bool)>,
+    /// The last congestion response, while it may still prove spurious:
+    /// see [`Undo`].
+    undo: Option<Undo>,
     /// The segment being written is the loss probe.
     tlp_probe_out: bool,
 
@@ -325,6 +345,7 @@ impl Connection {
             round_end: iss,
             tlp_pending: false,
             tlp_end: None,
+            undo: None,
             tlp_probe_out: false,
             quickacks: cfg.initial_quickacks,
             local,

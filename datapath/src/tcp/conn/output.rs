@@ -583,6 +583,11 @@ impl Connection {
         // timeout cuts segments anew): the part below the old snd_max is a
         // retransmission, the rest new data with a record of its own.
         let old_max = self.snd_max;
+        if retransmission && let Some(u) = self.undo.as_mut() {
+            u.retrans += 1;
+            u.low = u.low.min(start);
+            u.high = u.high.max(end.min(old_max));
+        }
         if retransmission {
             self.sent.on_retransmit(start, end.min(old_max), now, state);
         }

@@ -112,6 +112,9 @@ impl Connection {
                 self.consecutive_rtos += 1;
                 self.stats.rtos += 1;
                 self.cc.on_rto(now, self.flight(), self.send_mss);
+                if self.consecutive_rtos == 1 {
+                    self.arm_undo();
+                }
                 // RFC 8985 6.3 / Linux tcp_enter_loss: everything outstanding
                 // is lost; the probe episode and RACK's timer are over.
                 let lost = self.sent.on_rto();
