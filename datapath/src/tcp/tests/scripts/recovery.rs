@@ -432,11 +432,9 @@ fn after_a_timeout_a_resend_lost_again_is_resent_without_a_second_timeout() {
     assert_eq!(s.conn().stats().rtos, 1);
 }
 
-/// RFC 2883 4 with RFC 9438 4.9: the first segment was only delayed; its
-/// fast retransmission arrives as a duplicate, the receiver reports it with
-/// a D-SACK, and CUBIC restores the window it had before the reduction.
-#[test]
-fn dsack_of_every_retransmission_undoes_the_reduction() {
+/// A CUBIC connection sends four segments; three SACKs make it fast-
+/// retransmit the first. Returns the window before the reduction.
+fn cubic_fast_retransmit_of_the_first_of_four() -> (Script, usize) {
     let mut s = established_sack(TcpConfig {
         congestion_control: crate::cc::Algorithm::Cubic,
         ..cfg()
@@ -451,6 +449,15 @@ fn dsack_of_every_retransmission_undoes_the_reduction() {
     }
     s.expect(ack().seq(1).len(1000));
     assert!(s.conn().info().cwnd < before, "reduced on the loss");
+    (s, before)
+}
+
+/// RFC 2883 4 with RFC 9438 4.9: the first segment was only delayed; its
+/// fast retransmission arrives as a duplicate, the receiver reports it with
+/// a D-SACK, and CUBIC restores the window it had before the reduction.
+#[test]
+fn dsack_of_every_retransmission_undoes_the_reduction() {
+    let (mut s, before) = cubic_fast_retransmit_of_the_first_of_four();
     // The original arrives: everything is acknowledged; then the
     // retransmission arrives too and is reported as a duplicate.
     s.at(310).inject(ack().seq(1).ack(4001));
@@ -463,19 +470,7 @@ fn dsack_of_every_retransmission_undoes_the_reduction() {
 /// duplicated a segment) undoes nothing.
 #[test]
 fn dsack_of_an_original_segment_undoes_nothing() {
-    let mut s = established_sack(TcpConfig {
-        congestion_control: crate::cc::Algorithm::Cubic,
-        ..cfg()
-    });
-    s.at(200).app_send(4000);
-    for seq in [1, 1001, 2001, 3001] {
-        s.expect(ack().seq(seq).len(1000));
-    }
-    let before = s.conn().info().cwnd;
-    for (t, end) in [(300, 2001), (301, 3001), (302, 4001)] {
-        s.at(t).inject(ack().seq(1).ack(1).sack(&[(1001, end)]));
-    }
-    s.expect(ack().seq(1).len(1000));
+    let (mut s, before) = cubic_fast_retransmit_of_the_first_of_four();
     s.at(400)
         .inject(ack().seq(1).ack(4001).sack(&[(2001, 3001)]));
     assert_eq!(s.conn().stats().spurious_undos, 0);
