@@ -631,11 +631,7 @@ fn connecting_to_a_host_that_never_answers_arp_fails_clearly() {
 
 #[test]
 fn two_queues_two_shards_spread_connections_and_keep_data_intact() {
-    let hosts = TestHosts::new(Config {
-        queues: 2,
-        ..Config::default()
-    })
-    .unwrap();
+    let hosts = two_queue_hosts();
     let (a, b) = (hosts.a().clone(), hosts.b().clone());
     let dst = SocketAddrV4::new(a.addr(), PORT);
     let mut cfg = shunt_config(a.addr());
@@ -745,41 +741,60 @@ fn echo_survives_five_percent_loss_and_corruption_on_both_sides() {
     );
 }
 
-#[test]
-fn with_two_queues_replies_that_land_on_the_other_shard_reach_their_connection() {
-    let hosts = TestHosts::new(Config {
+fn two_queue_hosts() -> TestHosts {
+    TestHosts::new(Config {
         queues: 2,
         ..Config::default()
     })
-    .unwrap();
-    let (a, b) = (hosts.a().clone(), hosts.b().clone());
-    let server = kernel_echo_server(&b, 9000, 16);
-    let dst = SocketAddrV4::new(b.addr(), 9000);
-    let mut cfg = shunt_config(a.addr());
+    .unwrap()
+}
+
+/// A Shunt runtime with a shard per queue in host A opens `n` echo
+/// connections to `dst` from its first shard, waits until every echo is
+/// back (or a minute), then runs `after` on it.
+fn two_queue_echo_clients<R: Send>(
+    hosts: &TestHosts,
+    dst: SocketAddrV4,
+    n: u32,
+    after: impl FnOnce(&Runtime<EchoClients>) -> R + Send,
+) -> ((bool, R), Vec<EchoClients>) {
+    let mut cfg = shunt_config(hosts.a().addr());
+    cfg.listen_ports.clear();
     cfg.queues = 2;
-    let ((done, stats), apps) = with_shunt(
-        &hosts,
+    with_shunt(
+        hosts,
         cfg,
         |_| EchoClients::default(),
         |rt| {
-            rt.resolve_neighbor(b.addr()).expect("kernel resolves B");
+            rt.resolve_neighbor(*dst.ip()).expect("kernel resolves B");
             let h = rt.handle(0).unwrap();
-            for i in 0..16u32 {
+            for i in 0..n {
                 let d = data(20_000 + i as usize * 101, 300 + i);
                 h.call(move |app, ctx| app.add(ctx, dst, d)).unwrap();
             }
             let done = wait_for(h, Duration::from_secs(60), |app, _| app.all_done());
-            // Each shard publishes its counters on its own turns: wait until
-            // shard 0 has taken (and counted) every frame handed to it.
-            let deadline = Instant::now() + Duration::from_secs(5);
-            let mut stats = rt.shard_stats();
-            while stats[0].handed_in != stats[1].handed_off && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(5));
-                stats = rt.shard_stats();
-            }
-            (done, stats)
+            (done, after(rt))
         },
-    );
+    )
+}
+
+#[test]
+fn with_two_queues_replies_that_land_on_the_other_shard_reach_their_connection() {
+    let hosts = two_queue_hosts();
+    let b = hosts.b().clone();
+    let server = kernel_echo_server(&b, 9000, 16);
+    let dst = SocketAddrV4::new(b.addr(), 9000);
+    let ((done, stats), apps) = two_queue_echo_clients(&hosts, dst, 16, |rt| {
+        // Each shard publishes its counters on its own turns: wait until
+        // shard 0 has taken (and counted) every frame handed to it.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut stats = rt.shard_stats();
+        while stats[0].handed_in != stats[1].handed_off && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+            stats = rt.shard_stats();
+        }
+        stats
+    });
     assert!(done, "clients did not finish");
     for c in &apps[0].clients {
         assert_eq!(c.error, None);
@@ -797,36 +812,15 @@ fn with_two_queues_replies_that_land_on_the_other_shard_reach_their_connection()
 /// every echo comes back intact.
 #[test]
 fn two_shard_shunt_client_and_two_shard_shunt_server_exchange_echoes() {
-    let hosts = TestHosts::new(Config {
-        queues: 2,
-        ..Config::default()
-    })
-    .unwrap();
-    let (a, b) = (hosts.a().clone(), hosts.b().clone());
+    let hosts = two_queue_hosts();
+    let b = hosts.b().clone();
     let dst = SocketAddrV4::new(b.addr(), PORT);
     let mut server_cfg = shunt_config(b.addr());
     server_cfg.queues = 2;
     let server = b
         .run_in(move || Runtime::start(server_cfg, |_| EchoServer::new(PORT, 64)).expect("server"))
         .expect("enter host B");
-    let mut cfg = shunt_config(a.addr());
-    cfg.listen_ports.clear();
-    cfg.queues = 2;
-    let ((done, stats), apps) = with_shunt(
-        &hosts,
-        cfg,
-        |_| EchoClients::default(),
-        |rt| {
-            rt.resolve_neighbor(b.addr()).expect("kernel resolves B");
-            let h = rt.handle(0).unwrap();
-            for i in 0..8u32 {
-                let d = data(5_000 + i as usize * 101, 700 + i);
-                h.call(move |app, ctx| app.add(ctx, dst, d)).unwrap();
-            }
-            let done = wait_for(h, Duration::from_secs(20), |app, _| app.all_done());
-            (done, rt.shard_stats())
-        },
-    );
+    let ((done, stats), apps) = two_queue_echo_clients(&hosts, dst, 8, |rt| rt.shard_stats());
     let server_stats = server.shard_stats();
     drop(server.stop());
     assert!(

@@ -50,17 +50,34 @@ const MAX_TARGET_RATIO: f64 = 1.5;
 /// or sum can reach an absurd size. Well above any real path's BDP.
 const MAX_CWND: usize = u32::MAX as usize;
 
+/// The variables of the cubic curve (RFC 9438 4.1.2), one copyable group so
+/// that undo saves and restores them whole.
+#[derive(Debug, Clone, Copy, Default)]
+struct Curve {
+    /// W_max, bytes: the window just before the last reduction, or after
+    /// fast convergence a little below it. Zero when unset (before any loss,
+    /// and after a timeout until the next epoch).
+    w_max: f64,
+    /// K, seconds: when the curve of this epoch reaches W_max.
+    k: f64,
+    /// t_epoch: when this congestion-avoidance stage began, moved forward
+    /// by the application-limited time since (4.2). `None` outside
+    /// congestion avoidance and until its first ACK.
+    epoch_start: Option<Instant>,
+    /// cwnd_epoch, bytes: cwnd when the epoch began.
+    cwnd_epoch: f64,
+    /// W_est (4.3), bytes: the window Reno would have.
+    w_est: f64,
+    /// cwnd_prior (4.6), bytes: cwnd when ssthresh was last set.
+    cwnd_prior: f64,
+}
+
 /// CUBIC's state, saved before each reduction for undo (RFC 9438 4.9).
 #[derive(Debug, Clone, Copy)]
 struct Saved {
     cwnd: usize,
     ssthresh: usize,
-    w_max: f64,
-    k: f64,
-    epoch_start: Option<Instant>,
-    cwnd_epoch: f64,
-    w_est: f64,
-    cwnd_prior: f64,
+    curve: Curve,
 }
 
 /// The CUBIC controller of one connection (RFC 9438).
@@ -73,24 +90,8 @@ pub struct Cubic {
     cwnd_frac: f64,
     /// ssthresh, bytes (`usize::MAX` until the first reduction).
     ssthresh: usize,
-    /// W_max (RFC 9438 4.1.2), bytes: the window just before the last
-    /// reduction, or after fast convergence a little below it. Zero when
-    /// unset (before any loss, and after a timeout until the next epoch).
-    w_max: f64,
-    /// K (RFC 9438 4.1.2), seconds: when the curve of this epoch reaches
-    /// W_max.
-    k: f64,
-    /// t_epoch (RFC 9438 4.1.2): when this congestion-avoidance stage began,
-    /// moved forward by the application-limited time since (4.2). `None`
-    /// outside congestion avoidance and until its first ACK.
-    epoch_start: Option<Instant>,
-    /// cwnd_epoch (RFC 9438 4.1.2), bytes: cwnd when the epoch began.
-    cwnd_epoch: f64,
-    /// W_est (RFC 9438 4.1.2, 4.3), bytes: the window Reno would have.
-    w_est: f64,
-    /// cwnd_prior (RFC 9438 4.1.2, 4.6), bytes: cwnd when ssthresh was last
-    /// set.
-    cwnd_prior: f64,
+    /// The curve's variables (RFC 9438 4.1.2).
+    c: Curve,
     /// The time up to which application-limited periods have been taken out
     /// of t (RFC 9438 4.2): the last ACK, or the restart after an idle spell.
     accounted_until: Option<Instant>,
@@ -117,12 +118,7 @@ impl Cubic {
             cwnd: initial_cwnd.clamp(mss.min(MAX_CWND), MAX_CWND),
             cwnd_frac: 0.0,
             ssthresh: usize::MAX,
-            w_max: 0.0,
-            k: 0.0,
-            epoch_start: None,
-            cwnd_epoch: 0.0,
-            w_est: 0.0,
-            cwnd_prior: 0.0,
+            c: Curve::default(),
             accounted_until: None,
             srtt: None,
             recovering: false,
@@ -134,46 +130,46 @@ impl Cubic {
 
     /// W_max in bytes (zero while unset), for traces and tests.
     pub fn w_max(&self) -> usize {
-        self.w_max as usize
+        self.c.w_max as usize
     }
 
     /// K in seconds, for traces and tests.
     pub fn k(&self) -> f64 {
-        self.k
+        self.c.k
     }
 
     /// RFC 9438 4.2, Figure 1: W_cubic(t) = C (t - K)^3 + W_max, evaluated in
     /// segments of `mss` and returned in bytes. `t` is in seconds.
     fn w_cubic(&self, t: f64, mss: usize) -> f64 {
         let mss = mss as f64;
-        let d = t - self.k;
-        C * d * d * d * mss + self.w_max
+        let d = t - self.c.k;
+        C * d * d * d * mss + self.c.w_max
     }
 
     /// Begins a congestion-avoidance stage at `now` (RFC 9438 4.2).
     fn start_epoch(&mut self, now: Instant, mss: usize) {
-        self.epoch_start = Some(now);
-        self.cwnd_epoch = self.cwnd as f64;
+        self.c.epoch_start = Some(now);
+        self.c.cwnd_epoch = self.cwnd as f64;
         // RFC 9438 4.3: W_est starts at cwnd_epoch.
-        self.w_est = self.cwnd_epoch;
-        if self.w_max <= self.cwnd_epoch {
+        self.c.w_est = self.c.cwnd_epoch;
+        if self.c.w_max <= self.c.cwnd_epoch {
             // RFC 9438 4.8: after a timeout (W_max was cleared) the curve
             // starts here with K = 0 and W_max = cwnd_epoch. The same holds
             // before any loss and whenever the window already stands above
             // W_max (a spurious-loss undo, or slow start past it): the plateau
             // is behind us and the curve is convex from the start, as Linux
             // does for `last_max_cwnd <= cwnd`.
-            self.w_max = self.cwnd_epoch;
-            self.k = 0.0;
+            self.c.w_max = self.c.cwnd_epoch;
+            self.c.k = 0.0;
         } else {
             // RFC 9438 4.2, Figure 2: K = cubic_root((W_max - cwnd_epoch) / C),
             // in segments. After a plain reduction cwnd_epoch = beta W_max and
             // this is cubic_root(W_max (1 - beta) / C).
-            let segments = (self.w_max - self.cwnd_epoch) / mss as f64;
-            self.k = (segments / C).cbrt();
+            let segments = (self.c.w_max - self.c.cwnd_epoch) / mss as f64;
+            self.c.k = (segments / C).cbrt();
         }
-        if !self.k.is_finite() {
-            self.k = 0.0;
+        if !self.c.k.is_finite() {
+            self.c.k = 0.0;
         }
     }
 
@@ -198,12 +194,12 @@ impl Cubic {
 
     /// One ACK of `acked` bytes in congestion avoidance (RFC 9438 4.2-4.5).
     fn congestion_avoidance(&mut self, ack: &AckSample, acked: usize, mss: usize) {
-        if self.epoch_start.is_none() {
+        if self.c.epoch_start.is_none() {
             // RFC 9438 4.2: the epoch starts at the first ACK in congestion
             // avoidance, and t is measured from it.
             self.start_epoch(ack.now, mss);
         }
-        let Some(epoch_start) = self.epoch_start else {
+        let Some(epoch_start) = self.c.epoch_start else {
             return;
         };
         let t = ack.now.saturating_since(epoch_start).as_secs_f64();
@@ -221,18 +217,18 @@ impl Cubic {
         // (segments), byte-counted: alpha * acked * mss / cwnd (bytes).
         // alpha_cubic becomes 1 once W_est has regained cwnd_prior, the
         // window at the last reduction (4.3: "SHOULD set alpha_cubic to 1").
-        let alpha = if self.w_est >= self.cwnd_prior {
+        let alpha = if self.c.w_est >= self.c.cwnd_prior {
             1.0
         } else {
             ALPHA_CUBIC
         };
-        self.w_est = (self.w_est + alpha * acked * mss as f64 / cwnd).min(MAX_CWND as f64);
+        self.c.w_est = (self.c.w_est + alpha * acked * mss as f64 / cwnd).min(MAX_CWND as f64);
 
-        if self.w_cubic(t, mss) < self.w_est {
+        if self.w_cubic(t, mss) < self.c.w_est {
             // RFC 9438 4.3: Reno-friendly region, cwnd = W_est. (W_est
             // tracks cwnd from the epoch on, so this never lowers it; we
             // only ever grow on an ACK.)
-            self.grow_to(self.w_est);
+            self.grow_to(self.c.w_est);
         } else {
             // RFC 9438 4.4 (concave, cwnd < W_max) and 4.5 (convex): target
             // = W_cubic(t + RTT) clamped to [cwnd, 1.5 cwnd] ...
@@ -252,9 +248,9 @@ impl Cubic {
     /// which the application left the window unused (RFC 9438 4.2, 5.8); the
     /// epoch never moves past `now`.
     fn exclude_from_t(&mut self, now: Instant) {
-        if let (Some(start), Some(since)) = (self.epoch_start, self.accounted_until) {
+        if let (Some(start), Some(since)) = (self.c.epoch_start, self.accounted_until) {
             let moved = start + now.saturating_since(since);
-            self.epoch_start = Some(if moved > now { start.max(now) } else { moved });
+            self.c.epoch_start = Some(if moved > now { start.max(now) } else { moved });
         }
     }
 
@@ -262,12 +258,7 @@ impl Cubic {
         self.saved = Some(Saved {
             cwnd: self.cwnd,
             ssthresh: self.ssthresh,
-            w_max: self.w_max,
-            k: self.k,
-            epoch_start: self.epoch_start,
-            cwnd_epoch: self.cwnd_epoch,
-            w_est: self.w_est,
-            cwnd_prior: self.cwnd_prior,
+            curve: self.c,
         });
     }
 
@@ -374,20 +365,20 @@ impl CongestionControl for Cubic {
         // RFC 9438 4.7, fast convergence: a loss before the window regained
         // the previous W_max means another flow has come; release bandwidth
         // faster by remembering less.
-        self.w_max = if cwnd < self.w_max {
+        self.c.w_max = if cwnd < self.c.w_max {
             cwnd * FAST_CONVERGENCE
         } else {
             cwnd
         };
         // RFC 9438 4.6: cwnd_prior = cwnd; ssthresh = max(cwnd * beta_cubic,
         // 2 SMSS); cwnd = max(ssthresh, 2 SMSS) (= ssthresh).
-        self.cwnd_prior = cwnd;
+        self.c.cwnd_prior = cwnd;
         self.ssthresh = self.reduced(mss);
         self.cwnd = self.ssthresh;
         self.cwnd_frac = 0.0;
         // RFC 9438 4.2: the next epoch starts at the first ACK in congestion
         // avoidance after recovery.
-        self.epoch_start = None;
+        self.c.epoch_start = None;
         self.recovering = true;
     }
 
@@ -408,14 +399,14 @@ impl CongestionControl for Cubic {
         // (as Linux `tcp_enter_loss`).
         if !self.after_rto && !self.recovering {
             self.save();
-            self.cwnd_prior = self.cwnd as f64;
+            self.c.cwnd_prior = self.cwnd as f64;
             self.ssthresh = self.reduced(mss);
         }
         // RFC 9438 4.8: the next congestion-avoidance stage starts its curve
         // at its own cwnd with K = 0 (see `start_epoch`).
-        self.w_max = 0.0;
-        self.k = 0.0;
-        self.epoch_start = None;
+        self.c.w_max = 0.0;
+        self.c.k = 0.0;
+        self.c.epoch_start = None;
         // RFC 5681 3.1: the loss window is one segment.
         self.cwnd = mss.min(MAX_CWND);
         self.cwnd_frac = 0.0;
@@ -439,12 +430,7 @@ impl CongestionControl for Cubic {
         self.cwnd = s.cwnd;
         self.cwnd_frac = 0.0;
         self.ssthresh = s.ssthresh;
-        self.w_max = s.w_max;
-        self.k = s.k;
-        self.epoch_start = s.epoch_start;
-        self.cwnd_epoch = s.cwnd_epoch;
-        self.w_est = s.w_est;
-        self.cwnd_prior = s.cwnd_prior;
+        self.c = s.curve;
     }
 
     fn name(&self) -> &'static str {
@@ -452,13 +438,7 @@ impl CongestionControl for Cubic {
     }
 
     fn state(&self) -> &'static str {
-        if self.recovering {
-            "recovery"
-        } else if self.cwnd < self.ssthresh {
-            "slow_start"
-        } else {
-            "congestion_avoidance"
-        }
+        super::window_state(self.recovering, self.cwnd, self.ssthresh)
     }
 }
 

@@ -155,6 +155,17 @@ pub fn window_pacing_rate(cwnd: usize, ssthresh: usize, srtt: Option<Duration>) 
     Some(rate.clamp(1, u128::from(u64::MAX)) as u64)
 }
 
+/// The state name of a window-based controller (NewReno, CUBIC) for traces.
+pub fn window_state(recovering: bool, cwnd: usize, ssthresh: usize) -> &'static str {
+    if recovering {
+        "recovery"
+    } else if cwnd < ssthresh {
+        "slow_start"
+    } else {
+        "congestion_avoidance"
+    }
+}
+
 /// Which controller a connection runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Algorithm {

@@ -103,13 +103,7 @@ impl CongestionControl for NewReno {
     }
 
     fn state(&self) -> &'static str {
-        if self.recovering {
-            "recovery"
-        } else if self.cwnd < self.ssthresh {
-            "slow_start"
-        } else {
-            "congestion_avoidance"
-        }
+        super::window_state(self.recovering, self.cwnd, self.ssthresh)
     }
 }
 
