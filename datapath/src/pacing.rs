@@ -27,8 +27,15 @@ fn time_for(bytes: usize, rate: u64) -> Duration {
     if rate == 0 {
         return Duration::MAX;
     }
-    let ns = (bytes as u128 * 1_000_000_000).div_ceil(u128::from(rate));
-    Duration::from_nanos(ns.min(u128::from(u64::MAX)) as u64)
+    // Per segment: 64-bit arithmetic whenever the product fits (any
+    // segment does), 128-bit only for absurd sizes.
+    let ns = match (bytes as u64).checked_mul(1_000_000_000) {
+        Some(n) => n.div_ceil(rate),
+        None => (bytes as u128 * 1_000_000_000)
+            .div_ceil(u128::from(rate))
+            .min(u128::from(u64::MAX)) as u64,
+    };
+    Duration::from_nanos(ns)
 }
 
 impl Pacer {

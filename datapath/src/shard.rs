@@ -401,8 +401,7 @@ impl<I: PacketIo, A: App> Shard<I, A> {
         }
 
         if self.endpoint.poll_timeout().is_some_and(|t| t <= now) {
-            self.endpoint.handle_timeout(now);
-            work = true;
+            work |= self.endpoint.handle_timeout(now);
         }
 
         let mut ctx = Ctx {

@@ -150,9 +150,14 @@ pub trait CongestionControl: Debug + Send {
 /// than stalling the pacer).
 pub fn window_pacing_rate(cwnd: usize, ssthresh: usize, srtt: Option<Duration>) -> Option<u64> {
     let srtt = srtt?.as_nanos().max(1);
-    let ratio: u128 = if cwnd < ssthresh / 2 { 200 } else { 120 };
-    let rate = cwnd as u128 * ratio * 1_000_000_000 / (100 * u128::from(srtt));
-    Some(rate.clamp(1, u128::from(u64::MAX)) as u64)
+    let ratio: u64 = if cwnd < ssthresh / 2 { 200 } else { 120 };
+    // cwnd x ratio% x 1e9 / srtt; 64-bit unless cwnd is above ~4 GB.
+    let rate = match (cwnd as u64).checked_mul(ratio * 10_000_000) {
+        Some(n) => n / srtt,
+        None => (cwnd as u128 * u128::from(ratio) * 10_000_000 / u128::from(srtt))
+            .min(u128::from(u64::MAX)) as u64,
+    };
+    Some(rate.max(1))
 }
 
 /// The state name of a window-based controller (NewReno, CUBIC) for traces.

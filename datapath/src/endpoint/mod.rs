@@ -716,7 +716,7 @@ impl Endpoint {
     /// early for a deadline milliseconds away: the wheel's bucket start).
     pub fn poll_timeout(&mut self) -> Option<Instant> {
         self.sync_timers();
-        match (self.wheel.next_wakeup(), self.neighbors.poll_at()) {
+        match (self.wheel.next_wakeup(), self.neighbors.next_due()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
@@ -724,11 +724,14 @@ impl Endpoint {
 
     /// Fires the connections' timers due at `now` (found through the
     /// per-shard timer wheel, not a scan of every connection) and moves the
-    /// neighbour cache on (ARP retries, failures).
-    pub fn handle_timeout(&mut self, now: Instant) {
+    /// neighbour cache on (ARP retries, failures). Returns whether anything
+    /// happened: a wake-up at a wheel bucket's start only moves deadlines
+    /// down a level, and the caller need not treat it as work.
+    pub fn handle_timeout(&mut self, now: Instant) -> bool {
         self.sync_timers();
         let mut due = std::mem::take(&mut self.due);
         self.wheel.expire(now, &mut due);
+        let mut fired = false;
         for &i in &due {
             let i = i as usize;
             self.touch_timers(i);
@@ -738,11 +741,14 @@ impl Endpoint {
             if e.conn.poll_timeout().is_some_and(|t| t <= now) {
                 e.conn.handle_timeout(now);
                 self.after_input(i);
+                fired = true;
             }
         }
         due.clear();
         self.due = due;
+        let (control, failures) = (self.control.len(), self.stats.arp_failures);
         self.service_neighbors(now);
+        fired || self.control.len() != control || self.stats.arp_failures != failures
     }
 
     /// Queues the ARP requests due and fails the connections whose next hop

@@ -321,7 +321,14 @@ impl NeighborCache {
         None
     }
 
-    /// When [`NeighborCache::poll_request`] next has work.
+    /// No later than [`NeighborCache::poll_request`] next has work, without
+    /// a scan (a shard asks every turn): perhaps early, after which
+    /// `poll_request` scans once and moves it on.
+    pub fn next_due(&self) -> Option<Instant> {
+        (self.next_due != Instant::NEVER).then_some(self.next_due)
+    }
+
+    /// When [`NeighborCache::poll_request`] next has work, exactly (a scan).
     pub fn poll_at(&self) -> Option<Instant> {
         self.entries
             .iter()

@@ -216,12 +216,11 @@ impl Connection {
             self.pace_wait = None;
             return true;
         };
-        let fin_unsent = self.fin_queued && !self.fin_acked && self.snd_max <= self.fin_seq();
         let data_waiting = self.tlp_pending
             || self.rtx_una
             || self.recovery.is_some()
             || self.data_len_from(self.snd_nxt) > 0
-            || fin_unsent;
+            || self.fin_unsent();
         if !data_waiting {
             // Nothing for the pacer to hold: no wake-up, no hold counted.
             self.pace_wait = None;
@@ -312,6 +311,12 @@ impl Connection {
         self.tx_base + self.tx.len()
     }
 
+    /// Our FIN is queued and `send_plan` would send it (again, after a
+    /// timeout) from snd_nxt.
+    fn fin_unsent(&self) -> bool {
+        self.fin_queued && !self.fin_acked && self.snd_nxt <= self.fin_seq()
+    }
+
     /// New data or a FIN at snd_nxt (also a go-back-N resend after a timeout),
     /// if the windows, Nagle and SWS avoidance allow one now.
     fn send_plan(&mut self, mss: usize, in_recovery_ok: bool) -> Option<Plan> {
@@ -329,7 +334,7 @@ impl Connection {
         let fin_seq = self.fin_seq();
         let off = (self.snd_nxt - self.tx_base).max(0) as usize;
         let avail = self.tx.len().saturating_sub(off);
-        let fin_unsent = self.fin_queued && !self.fin_acked && self.snd_nxt <= fin_seq;
+        let fin_unsent = self.fin_unsent();
         if avail == 0 && !fin_unsent {
             // Draft-cheng 3.4: the application has less to send than the
             // window allows; rate samples until this data is delivered may
