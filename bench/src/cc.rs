@@ -23,7 +23,7 @@
 //! whatever its offloads, cut into MTU frames only after tc egress, so a drop
 //! there would take a burst of up to 64 KB (`bulk::kernel_bulk`).
 
-use std::fmt::Write as _;
+use serde_json::{Value, json};
 use std::time::Duration;
 
 use datapath::cc::Algorithm;
@@ -311,164 +311,91 @@ fn print_report(opts: &CcOpts, r: &CcReport) {
     );
 }
 
-/// A JSON object written by hand (the bench has no JSON dependency).
-#[derive(Debug, Default)]
-struct Obj(Vec<String>);
-
-impl Obj {
-    fn raw(mut self, key: &str, value: String) -> Obj {
-        self.0.push(format!("{}:{value}", json_str(key)));
-        self
-    }
-    fn num(self, key: &str, v: f64) -> Obj {
-        let v = if v.is_finite() {
-            format!("{v}")
-        } else {
-            "null".into()
-        };
-        self.raw(key, v)
-    }
-    fn int(self, key: &str, v: u64) -> Obj {
-        self.raw(key, v.to_string())
-    }
-    fn str(self, key: &str, v: &str) -> Obj {
-        self.raw(key, json_str(v))
-    }
-    fn bool(self, key: &str, v: bool) -> Obj {
-        self.raw(key, v.to_string())
-    }
-    fn done(self) -> String {
-        format!("{{{}}}", self.0.join(","))
-    }
+/// A number for JSON: non-finite values (a ratio over zero) become null.
+fn num(v: f64) -> Value {
+    if v.is_finite() { json!(v) } else { Value::Null }
 }
 
-fn json_str(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if u32::from(c) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-fn shunt_json(cc: Algorithm, pacing: bool, s: &ShuntRun, ceiling: f64) -> String {
+fn shunt_json(cc: Algorithm, pacing: bool, s: &ShuntRun, ceiling: f64) -> Value {
     let secs = s.secs.max(1e-9);
-    Obj::default()
-        .str("stack", "shunt")
-        .str("cc", cc.name())
-        .str("cc_ran", s.cc_ran())
-        .bool("pacing", pacing)
-        .num("gbps", s.gbps)
-        .num("sent_gbps", s.sent_gbps)
-        .num("ratio_to_raw_ceiling", ratio(s.gbps, ceiling))
-        .num("window_s", s.secs)
-        .num("sender_tx_mpps", s.client.tx_frames as f64 / secs / 1e6)
-        .num("receiver_rx_mpps", s.server.rx_frames as f64 / secs / 1e6)
-        .int("segs_out", s.conn_delta(|c| c.segs_out))
-        .int("retransmits", s.conn_delta(|c| c.retransmits))
-        .int("fast_retransmits", s.conn_delta(|c| c.fast_retransmits))
-        .int("rtos", s.conn_delta(|c| c.rtos))
-        .int("tlp_probes", s.conn_delta(|c| c.tlp_probes))
-        .int("tlp_recoveries", s.conn_delta(|c| c.tlp_recoveries))
-        .int("rack_lost_bytes", s.conn_delta(|c| c.rack_lost_bytes))
-        .int("pacing_holds", s.conn_delta(|c| c.pacing_holds))
-        .int("dup_acks", s.conn_delta(|c| c.dup_acks))
-        .int("sent_table_full", s.conn_delta(|c| c.sent_table_full))
-        .int("fault_dropped", s.steering.fault_dropped)
-        .int("redirected", s.steering.redirected)
-        .num("dropped_percent", shunt_drop_percent(s))
-        .raw(
-            "cwnd_end",
-            s.info.map_or("null".into(), |i| i.cwnd.to_string()),
-        )
-        .raw(
-            "srtt_us_end",
-            s.info
-                .and_then(|i| i.srtt)
-                .map_or("null".into(), |d| d.as_micros().to_string()),
-        )
-        .raw(
-            "pacing_rate_end",
-            s.info
-                .and_then(|i| i.pacing_rate)
-                .map_or("null".into(), |r| r.to_string()),
-        )
-        .done()
+    json!({
+        "stack": "shunt",
+        "cc": cc.name(),
+        "cc_ran": s.cc_ran(),
+        "pacing": pacing,
+        "gbps": num(s.gbps),
+        "sent_gbps": num(s.sent_gbps),
+        "ratio_to_raw_ceiling": num(ratio(s.gbps, ceiling)),
+        "window_s": num(s.secs),
+        "sender_tx_mpps": num(s.client.tx_frames as f64 / secs / 1e6),
+        "receiver_rx_mpps": num(s.server.rx_frames as f64 / secs / 1e6),
+        "segs_out": s.conn_delta(|c| c.segs_out),
+        "retransmits": s.conn_delta(|c| c.retransmits),
+        "fast_retransmits": s.conn_delta(|c| c.fast_retransmits),
+        "rtos": s.conn_delta(|c| c.rtos),
+        "tlp_probes": s.conn_delta(|c| c.tlp_probes),
+        "tlp_recoveries": s.conn_delta(|c| c.tlp_recoveries),
+        "rack_lost_bytes": s.conn_delta(|c| c.rack_lost_bytes),
+        "pacing_holds": s.conn_delta(|c| c.pacing_holds),
+        "dup_acks": s.conn_delta(|c| c.dup_acks),
+        "sent_table_full": s.conn_delta(|c| c.sent_table_full),
+        "fault_dropped": s.steering.fault_dropped,
+        "redirected": s.steering.redirected,
+        "dropped_percent": num(shunt_drop_percent(s)),
+        "cwnd_end": s.info.map(|i| i.cwnd),
+        "srtt_us_end": s.info.and_then(|i| i.srtt).map(|d| d.as_micros()),
+        "pacing_rate_end": s.info.and_then(|i| i.pacing_rate),
+    })
 }
 
-fn kernel_json(k: &KernelRun) -> String {
+fn kernel_json(k: &KernelRun) -> Value {
     let f = k.faults.unwrap_or_default();
-    Obj::default()
-        .str("stack", "kernel")
-        .str("cc", &k.cc)
-        .bool("tso_gso", false)
-        .num("gbps", k.gbps)
-        .int("out_segs", k.tcp.out_segs)
-        .int("retrans_segs", k.tcp.retrans_segs)
-        .int("rtos", k.tcp.timeouts)
-        .int("tlp_probes", k.tcp.loss_probes)
-        .int("fault_matched", f.matched)
-        .int("fault_dropped", f.dropped)
-        .num("dropped_percent", kernel_drop_percent(k))
-        .done()
+    json!({
+        "stack": "kernel",
+        "cc": k.cc,
+        "tso_gso": false,
+        "gbps": num(k.gbps),
+        "out_segs": k.tcp.out_segs,
+        "retrans_segs": k.tcp.retrans_segs,
+        "rtos": k.tcp.timeouts,
+        "tlp_probes": k.tcp.loss_probes,
+        "fault_matched": f.matched,
+        "fault_dropped": f.dropped,
+        "dropped_percent": num(kernel_drop_percent(k)),
+    })
 }
 
 fn to_json(machine: &str, opts: &CcOpts, r: &CcReport) -> String {
     let ceiling = ceiling_gbps(r.raw_pps);
-    let rows: Vec<String> = r
+    let rows: Vec<Value> = r
         .rows
         .iter()
         .map(|row| shunt_json(row.cc, row.pacing, &row.run, ceiling))
         .collect();
-    let mut out = Obj::default()
-        .str("machine", machine.trim_start_matches("machine: "))
-        .num("window_s", opts.bulk.window.as_secs_f64())
-        .num("warmup_s", opts.bulk.warmup.as_secs_f64())
-        .num("loss_percent", opts.loss_percent)
-        .raw(
-            "raw_ceiling",
-            Obj::default()
-                .num("mpps", r.raw_pps / 1e6)
-                .num("mss", MSS)
-                .num("gbps", ceiling)
-                .done(),
-        )
-        .raw("no_loss", format!("[{}]", rows.join(",")));
+    let mut out = json!({
+        "machine": machine.trim_start_matches("machine: "),
+        "window_s": num(opts.bulk.window.as_secs_f64()),
+        "warmup_s": num(opts.bulk.warmup.as_secs_f64()),
+        "loss_percent": num(opts.loss_percent),
+        "raw_ceiling": {
+            "mpps": num(r.raw_pps / 1e6),
+            "mss": num(MSS),
+            "gbps": num(ceiling),
+        },
+        "no_loss": rows,
+    });
     if let Some(l) = &r.loss {
-        out = out.raw(
-            "loss",
-            Obj::default()
-                .int("ppm", u64::from(l.ppm))
-                .str(
-                    "kernel_method",
-                    "tc BPF drop on the receiver's veth ingress, data port only; TSO/GSO off on the sender's veth (MTU frames)",
-                )
-                .str(
-                    "shunt_method",
-                    "XDP steering program drop on the receiver, data frames to the owned port",
-                )
-                .raw("kernel_cubic", kernel_json(&l.kernel_cubic))
-                .raw("kernel_bbr", kernel_json(&l.kernel_bbr))
-                .raw(
-                    "shunt_cubic",
-                    shunt_json(Algorithm::Cubic, true, &l.shunt_cubic, ceiling),
-                )
-                .raw(
-                    "shunt_bbr",
-                    shunt_json(Algorithm::Bbr, true, &l.shunt_bbr, ceiling),
-                )
-                .num("shunt_bbr_over_kernel_cubic", l.bbr_over_kernel_cubic())
-                .num("shunt_bbr_over_kernel_bbr", l.bbr_over_kernel_bbr())
-                .done(),
-        );
+        out["loss"] = json!({
+            "ppm": l.ppm,
+            "kernel_method": "tc BPF drop on the receiver's veth ingress, data port only; TSO/GSO off on the sender's veth (MTU frames)",
+            "shunt_method": "XDP steering program drop on the receiver, data frames to the owned port",
+            "kernel_cubic": kernel_json(&l.kernel_cubic),
+            "kernel_bbr": kernel_json(&l.kernel_bbr),
+            "shunt_cubic": shunt_json(Algorithm::Cubic, true, &l.shunt_cubic, ceiling),
+            "shunt_bbr": shunt_json(Algorithm::Bbr, true, &l.shunt_bbr, ceiling),
+            "shunt_bbr_over_kernel_cubic": num(l.bbr_over_kernel_cubic()),
+            "shunt_bbr_over_kernel_bbr": num(l.bbr_over_kernel_bbr()),
+        });
     }
-    out.done() + "\n"
+    out.to_string() + "\n"
 }

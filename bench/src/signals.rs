@@ -22,35 +22,6 @@ pub static GRACEFUL: AtomicBool = AtomicBool::new(false);
 /// A signal arrived while [`GRACEFUL`] was set.
 pub static STOP: AtomicBool = AtomicBool::new(false);
 
-/// The namespaces of this process, as `testhosts` names them.
-pub fn own_namespaces() -> Vec<String> {
-    let prefix = format!("shunt-{}-", std::process::id());
-    testhosts::existing_namespaces()
-        .into_iter()
-        .filter(|n| n.starts_with(&prefix))
-        .collect()
-}
-
-/// Deletes this process's namespaces; returns how many it removed.
-pub fn remove_own_namespaces() -> usize {
-    let mut removed = 0;
-    // Twice: a namespace being made while the first pass ran is caught by
-    // the second.
-    for _ in 0..2 {
-        for ns in own_namespaces() {
-            let ok = std::process::Command::new("ip")
-                .args(["netns", "del", &ns])
-                .stdin(std::process::Stdio::null())
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success());
-            removed += usize::from(ok);
-        }
-    }
-    removed
-}
-
 /// Blocks SIGINT, SIGTERM and SIGHUP here and starts the thread that cleans
 /// up and exits when one arrives.
 pub fn install() -> crate::Result<()> {
@@ -73,7 +44,7 @@ pub fn install() -> crate::Result<()> {
                 }
                 break sig;
             };
-            let removed = remove_own_namespaces();
+            let removed = testhosts::remove_namespaces_of(std::process::id());
             eprintln!("\nshunt-bench: {sig}: stopped; removed {removed} test host namespaces");
             std::process::exit(128 + sig as i32);
         })

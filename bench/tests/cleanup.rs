@@ -8,18 +8,7 @@ use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_shunt-bench");
 
-/// The namespaces a process made (testhosts names them `shunt-PID-N-a|b`).
-fn namespaces_of(pid: u32) -> Vec<String> {
-    let prefix = format!("shunt-{pid}-");
-    std::fs::read_dir("/run/netns")
-        .map(|rd| {
-            rd.flatten()
-                .map(|e| e.file_name().to_string_lossy().to_string())
-                .filter(|n| n.starts_with(&prefix))
-                .collect()
-        })
-        .unwrap_or_default()
-}
+use testhosts::namespaces_of;
 
 fn spawn(args: &[&str]) -> Child {
     Command::new(BIN)

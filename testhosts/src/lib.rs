@@ -418,6 +418,28 @@ pub fn sweep_stale() {
     }
 }
 
+/// The namespaces this library made for process `pid` that exist now.
+pub fn namespaces_of(pid: u32) -> Vec<String> {
+    let prefix = format!("{NS_PREFIX}{pid}-");
+    existing_namespaces()
+        .into_iter()
+        .filter(|n| n.starts_with(&prefix))
+        .collect()
+}
+
+/// Deletes the namespaces this library made for process `pid` (a signal
+/// handler's cleanup: their veth pairs and programs go with them); returns
+/// how many it removed. Twice over, so one being made meanwhile is caught.
+pub fn remove_namespaces_of(pid: u32) -> usize {
+    let mut removed = 0;
+    for _ in 0..2 {
+        for ns in namespaces_of(pid) {
+            removed += usize::from(ip(&["netns", "del", &ns]).is_ok());
+        }
+    }
+    removed
+}
+
 /// Names of this library's namespaces that exist now (for tests of cleanup).
 pub fn existing_namespaces() -> Vec<String> {
     std::fs::read_dir(NETNS_DIR)
