@@ -400,10 +400,6 @@ impl<I: PacketIo, A: App> Shard<I, A> {
             }
         }
 
-        if self.endpoint.poll_timeout().is_some_and(|t| t <= now) {
-            work |= self.endpoint.handle_timeout(now);
-        }
-
         let mut ctx = Ctx {
             now,
             endpoint: &mut self.endpoint,
@@ -420,10 +416,30 @@ impl<I: PacketIo, A: App> Shard<I, A> {
         }
         work |= self.app.on_turn(&mut ctx);
 
-        // Transmit until the endpoint has nothing more (or the ring is full).
-        // Output only arises from input, timers and the application, so a
-        // turn in which none of them happened skips this, unless the ring
-        // was full last time with frames still waiting.
+        // Output of input and the application leaves first; timers are
+        // served after its kick, off the round trip's path, and what they
+        // produce (retransmissions, delayed ACKs, paced segments) leaves in
+        // the same turn.
+        work |= self.transmit(now, work);
+        if self.endpoint.poll_timeout().is_some_and(|t| t <= now)
+            && self.endpoint.handle_timeout(now)
+        {
+            work = true;
+            self.transmit(now, true);
+        }
+        self.local.turns += 1;
+        if self.local.turns.is_multiple_of(64) || !work {
+            self.publish();
+        }
+        work
+    }
+
+    /// Transmits until the endpoint has nothing more (or the ring is full);
+    /// returns whether anything left. Output only arises from input, timers
+    /// and the application, so without `work` this is skipped, unless the
+    /// ring was full last time with frames still waiting.
+    fn transmit(&mut self, now: Instant, work: bool) -> bool {
+        let mut sent = false;
         if work || self.tx_backlog {
             loop {
                 let endpoint = &mut self.endpoint;
@@ -436,7 +452,7 @@ impl<I: PacketIo, A: App> Shard<I, A> {
                 self.local.tx_frames += u64::from(n);
                 if n > 0 {
                     self.io.flush();
-                    work = true;
+                    sent = true;
                 }
                 if n < self.cfg.tx_batch {
                     self.tx_backlog = !drained;
@@ -444,11 +460,7 @@ impl<I: PacketIo, A: App> Shard<I, A> {
                 }
             }
         }
-        self.local.turns += 1;
-        if self.local.turns.is_multiple_of(64) || !work {
-            self.publish();
-        }
-        work
+        sent
     }
 
     /// Blocks until frames arrive, the next timer, or `max_block`.

@@ -542,6 +542,28 @@ impl Endpoint {
         }
     }
 
+    /// After connection `index` sent a segment: polled again only if it
+    /// may have more (`more`), asked for events only if it has some; its
+    /// timers were touched when it was polled.
+    fn after_output(&mut self, index: usize, more: bool) {
+        let slot = &mut self.slots[index];
+        if more && !slot.tx_queued {
+            slot.tx_queued = true;
+            self.tx_ready.push_back(index as u32);
+        }
+        let Some(e) = slot.entry.as_ref() else {
+            return;
+        };
+        let (events, closed) = (e.conn.has_events(), e.conn.is_closed());
+        if (events || closed) && !slot.ev_queued {
+            slot.ev_queued = true;
+            self.ev_ready.push_back(index as u32);
+        }
+        if closed && e.owner != Owner::App {
+            self.reap(index);
+        }
+    }
+
     /// The wheel hears the connection's deadline before it is next asked.
     fn touch_timers(&mut self, index: usize) {
         let slot = &mut self.slots[index];

@@ -1019,3 +1019,39 @@ fn connections_with_data_take_turns_frame_by_frame() {
     let expected: Vec<u16> = (0..8).map(|k| ports[k % 2]).collect();
     assert_eq!(order, expected);
 }
+
+#[test]
+fn a_connection_that_sent_everything_is_polled_again_only_when_touched() {
+    let mut net = Net::pair();
+    let listener = net.b.listen(PORT, 8).unwrap();
+    let id = net
+        .a
+        .connect(net.now, SocketAddrV4::new(B_IP, PORT))
+        .unwrap();
+    for _ in 0..100 {
+        net.step();
+        while net.b.accept(listener).unwrap().is_some() {}
+        if net.a.state(id) == Ok(State::Established) {
+            break;
+        }
+    }
+    net.flush();
+    assert_eq!(net.a.send(id, &[1u8; 64]).unwrap(), 64);
+    let _ = events(&mut net.a);
+    assert_eq!(drain(&mut net.a, net.now).len(), 1, "the request left");
+    // Nothing more to send: off the transmit queue, and no empty event poll.
+    assert!(net.a.tx_ready.is_empty());
+    assert!(net.a.ev_ready.is_empty());
+    // The application writes again: polled and sent at once.
+    assert_eq!(net.a.send(id, &[2u8; 64]).unwrap(), 64);
+    assert_eq!(
+        drain(&mut net.a, net.now).len(),
+        1,
+        "the second request left"
+    );
+    // More than one segment's worth: queued again after each until done.
+    assert_eq!(net.a.send(id, &[3u8; 3 * 1448]).unwrap(), 3 * 1448);
+    let first = net.a.poll_frame(net.now, &mut net.buf).map(|f| f.len);
+    assert!(first.is_some());
+    assert_eq!(net.a.tx_ready.len(), 1, "still has data: polled again");
+}

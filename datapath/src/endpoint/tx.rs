@@ -82,8 +82,9 @@ impl Endpoint {
             let Some(tcp_len) = e.conn.poll_transmit(now, &mut buf[TCP_OFFSET..limit]) else {
                 continue;
             };
+            let more = e.conn.output_pending();
             let frame = self.wrap_ipv4(buf, mac, dst_ip, tcp_len);
-            self.after_input(i);
+            self.after_output(i, more);
             return frame.map(|n| TxFrame {
                 len: self.sent(n),
                 partial_checksum: (fill == ChecksumFill::PseudoHeaderOnly).then_some(

@@ -658,6 +658,11 @@ impl Connection {
         self.enter_closed(Some(ConnError::Aborted));
     }
 
+    /// Whether events wait for the application.
+    pub fn has_events(&self) -> bool {
+        !self.events.is_empty()
+    }
+
     /// The next event for the application.
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()

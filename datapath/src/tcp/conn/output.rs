@@ -81,6 +81,42 @@ impl Connection {
     /// Payload bytes the next segment may carry: the send MSS less the SACK
     /// blocks it will carry (the MSS counts options, RFC 9293 3.7.1), and no
     /// more than fits in `buf_len` after the header.
+    /// Draft-cheng 3.4: the application has less to send than the window
+    /// allows; rate samples until this data is delivered may understate
+    /// the path.
+    fn note_app_limited(&mut self) {
+        let in_flight = self.in_flight();
+        if in_flight + self.send_mss < self.cc.cwnd() && self.sent.lost_bytes() == 0 {
+            self.rate.on_app_limited(in_flight);
+        }
+    }
+
+    /// Asked right after a segment left: whether another `poll_transmit`
+    /// now could send anything at all (`true` whenever unsure). When it
+    /// could not, the rate sampler hears here that the application has
+    /// nothing more, as that empty poll would have told it, and the caller
+    /// need not poll until input, a timer or the application touches the
+    /// connection (an empty poll per sent segment was a fifth of a 64-byte
+    /// round trip's instructions).
+    pub fn output_pending(&mut self) -> bool {
+        let pending = self.rst_pending.is_some()
+            || !self.state.is_synchronized()
+            || self.ack_now
+            || self.probe_pending
+            || self.keepalive_pending
+            || self.tlp_pending
+            || self.rtx_una
+            || self.recovery.is_some()
+            || self.snd_nxt != self.snd_max
+            || self.sent.lost_bytes() > 0
+            || self.data_len_from(self.snd_nxt) > 0
+            || self.fin_unsent();
+        if !pending {
+            self.note_app_limited();
+        }
+        pending
+    }
+
     fn max_payload(&self, buf_len: usize) -> usize {
         let ts = if self.ts.is_some() {
             super::TS_OPTION_LEN
@@ -336,13 +372,7 @@ impl Connection {
         let avail = self.tx.len().saturating_sub(off);
         let fin_unsent = self.fin_unsent();
         if avail == 0 && !fin_unsent {
-            // Draft-cheng 3.4: the application has less to send than the
-            // window allows; rate samples until this data is delivered may
-            // understate the path.
-            let in_flight = self.in_flight();
-            if in_flight + self.send_mss < self.cc.cwnd() && self.sent.lost_bytes() == 0 {
-                self.rate.on_app_limited(in_flight);
-            }
+            self.note_app_limited();
             return None;
         }
         let resend = self.snd_nxt < self.snd_max;

@@ -69,18 +69,22 @@ impl Pair {
         )
     }
 
-    /// Sends everything both sides have to send now.
+    /// Sends everything both sides have to send now. After every segment,
+    /// checks the promise the endpoint relies on to skip a poll: when
+    /// `output_pending` says nothing more can go now, nothing does.
     pub fn flush(&mut self) {
         for _ in 0..10_000 {
             let mut sent = false;
             if let Some(n) = self.a.poll_transmit(self.now, &mut self.buf) {
                 self.log_a.push((self.now, self.buf[..n].to_vec()));
                 self.ab.send(self.now, self.buf[..n].to_vec());
+                check_output_pending(&mut self.a, self.now);
                 sent = true;
             }
             if let Some(n) = self.b.poll_transmit(self.now, &mut self.buf) {
                 self.log_b.push((self.now, self.buf[..n].to_vec()));
                 self.ba.send(self.now, self.buf[..n].to_vec());
+                check_output_pending(&mut self.b, self.now);
                 sent = true;
             }
             if !sent {
@@ -165,6 +169,20 @@ impl Pair {
 }
 
 /// Drains a connection's events.
+/// After a segment left `c`: if `output_pending` says no more can leave
+/// now, a poll at the same instant must find nothing.
+fn check_output_pending(c: &mut Connection, now: Instant) {
+    if !c.output_pending() {
+        let mut scratch = [0u8; 2048];
+        assert_eq!(
+            c.poll_transmit(now, &mut scratch),
+            None,
+            "output_pending said nothing more could leave ({:?})",
+            c.state()
+        );
+    }
+}
+
 pub fn events(c: &mut Connection) -> Vec<Event> {
     std::iter::from_fn(|| c.poll_event()).collect()
 }
