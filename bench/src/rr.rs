@@ -325,8 +325,10 @@ pub(crate) fn client_loop(
     let (cpu0, wall0, mut total) = (thread_cpu(), Instant::now(), 0u64);
     let tcp0 = KernelTcpCounters::read();
     let mut stopped = None;
+    // One clock read per round trip, as Shunt's client: a response's end is
+    // the next request's start.
+    let mut t0 = Instant::now();
     loop {
-        let t0 = Instant::now();
         if t0 >= stop_at {
             break;
         }
@@ -342,6 +344,7 @@ pub(crate) fn client_loop(
             first.get_or_insert(t0);
             last = Some(t1);
         }
+        t0 = t1;
     }
     let (Some(first), Some(last)) = (first, last) else {
         return Err(BenchError(format!(

@@ -6,7 +6,6 @@
 //! read until the send buffer takes it. Buffers are per connection and
 //! allocated when it is accepted, not per packet.
 
-use std::collections::HashMap;
 use std::net::SocketAddrV4;
 
 use crate::endpoint::{ConnId, EndpointError, EndpointEvent, ListenerId};
@@ -43,7 +42,9 @@ pub struct EchoServer {
     port: u16,
     backlog: usize,
     listener: Option<ListenerId>,
-    conns: HashMap<ConnId, Pending>,
+    /// By [`ConnId::slot`]: no hashing per event.
+    conns: Vec<Option<(ConnId, Pending)>>,
+    open: usize,
     /// Connections accepted so far.
     pub accepted: u64,
     /// Bytes echoed so far.
@@ -60,7 +61,8 @@ impl EchoServer {
             port,
             backlog,
             listener: None,
-            conns: HashMap::new(),
+            conns: Vec::new(),
+            open: 0,
             accepted: 0,
             echoed: 0,
             errors: 0,
@@ -70,44 +72,75 @@ impl EchoServer {
 
     /// Connections open now.
     pub fn open(&self) -> usize {
-        self.conns.len()
+        self.open
+    }
+
+    fn get_mut(&mut self, id: ConnId) -> Option<&mut Pending> {
+        match self.conns.get_mut(id.slot()) {
+            Some(Some((held, p))) if *held == id => Some(p),
+            _ => None,
+        }
+    }
+
+    fn insert(&mut self, id: ConnId) {
+        let slot = id.slot();
+        if self.conns.len() <= slot {
+            self.conns.resize_with(slot + 1, || None);
+        }
+        if self.conns[slot].replace((id, Pending::new())).is_none() {
+            self.open += 1;
+        }
+    }
+
+    fn remove(&mut self, id: ConnId) {
+        if let Some(e) = self.conns.get_mut(id.slot())
+            && e.as_ref().is_some_and(|(held, _)| *held == id)
+        {
+            *e = None;
+            self.open -= 1;
+        }
     }
 
     fn pump(&mut self, ctx: &mut Ctx<'_>, id: ConnId) {
-        let Some(p) = self.conns.get_mut(&id) else {
+        let Some(p) = self.get_mut(id) else {
             return;
         };
+        let (echoed, keep) = Self::echo(ctx, id, p);
+        self.echoed += echoed;
+        if !keep {
+            self.remove(id);
+        }
+    }
+
+    /// Echoes what `id` has to read until its send buffer is full or
+    /// nothing is left; returns the bytes echoed and whether to keep the
+    /// connection.
+    fn echo(ctx: &mut Ctx<'_>, id: ConnId, p: &mut Pending) -> (u64, bool) {
+        let mut echoed = 0;
         loop {
             while p.off < p.len {
                 match ctx.endpoint.send(id, &p.buf[p.off..p.len]) {
-                    Ok(0) => return, // wait for Writable
+                    Ok(0) => return (echoed, true), // wait for Writable
                     Ok(n) => {
                         p.off += n;
-                        self.echoed += n as u64;
+                        echoed += n as u64;
                     }
-                    Err(_) => {
-                        self.conns.remove(&id);
-                        return;
-                    }
+                    Err(_) => return (echoed, false),
                 }
             }
             p.off = 0;
             p.len = 0;
             match ctx.endpoint.recv(id, &mut p.buf) {
-                Ok(0) => return,
+                Ok(0) => return (echoed, true),
                 Ok(n) => p.len = n,
                 Err(EndpointError::Conn(ConnError::Finished)) => {
                     // Everything is echoed: close, and forget the connection
                     // (the endpoint finishes the close and reaps it without
                     // further events for us).
                     let _ = ctx.endpoint.close(ctx.now, id);
-                    self.conns.remove(&id);
-                    return;
+                    return (echoed, false);
                 }
-                Err(_) => {
-                    self.conns.remove(&id);
-                    return;
-                }
+                Err(_) => return (echoed, false),
             }
         }
     }
@@ -126,7 +159,7 @@ impl App for EchoServer {
             EndpointEvent::Acceptable(l) => {
                 while let Ok(Some(id)) = ctx.endpoint.accept(l) {
                     self.accepted += 1;
-                    self.conns.insert(id, Pending::new());
+                    self.insert(id);
                     self.pump(ctx, id);
                 }
             }
@@ -134,11 +167,11 @@ impl App for EchoServer {
                 self.pump(ctx, id)
             }
             EndpointEvent::Conn(id, Event::Closed) => {
-                self.conns.remove(&id);
+                self.remove(id);
             }
             EndpointEvent::Conn(id, Event::Error(_)) | EndpointEvent::Unreachable(id, _) => {
                 self.errors += 1;
-                self.conns.remove(&id);
+                self.remove(id);
             }
             EndpointEvent::Conn(_, Event::Connected) => {}
         }

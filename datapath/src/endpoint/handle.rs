@@ -19,6 +19,16 @@ pub struct ConnId {
     pub(crate) generation: u32,
 }
 
+impl ConnId {
+    /// A small number for per-connection state in a `Vec` instead of a
+    /// map: below the endpoint's connection limit, unique among its live
+    /// connections, and reused once a connection is reaped (so compare the
+    /// whole `ConnId` before trusting what is stored under it).
+    pub fn slot(&self) -> usize {
+        self.index as usize
+    }
+}
+
 impl fmt::Display for ConnId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "conn#{}.{}", self.index, self.generation)
