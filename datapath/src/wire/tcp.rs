@@ -757,6 +757,27 @@ pub struct TcpRepr<'a> {
     pub payload: &'a [u8],
 }
 
+/// The options of a segment that carries timestamps and nothing else, in
+/// the layout RFC 7323 Appendix A recommends (NOP, NOP, TS), which Linux and
+/// Shunt send on every segment without SACK blocks: read at fixed offsets,
+/// as Linux's `tcp_fast_parse_options` does. `None` for any other bytes.
+fn appendix_a_timestamps(options: &[u8]) -> Option<TcpTimestamps> {
+    const HEAD: [u8; 4] = [
+        kind::NO_OPERATION,
+        kind::NO_OPERATION,
+        kind::TIMESTAMPS,
+        opt_len::TIMESTAMPS as u8,
+    ];
+    let o: &[u8; 12] = options.try_into().ok()?;
+    if o[..4] != HEAD {
+        return None;
+    }
+    Some(TcpTimestamps {
+        tsval: u32::from_be_bytes([o[4], o[5], o[6], o[7]]),
+        tsecr: u32::from_be_bytes([o[8], o[9], o[10], o[11]]),
+    })
+}
+
 impl<'a> TcpRepr<'a> {
     /// Parses a segment: lengths again ([`TcpPacket::check_len`]), the
     /// checksum over the pseudo-header of `src_addr` -> `dst_addr` unless
@@ -790,18 +811,30 @@ impl<'a> TcpRepr<'a> {
             payload: &bytes[header_len..],
             ..TcpRepr::default()
         };
-        for option in TcpOptions::new(&bytes[HEADER_LEN..header_len]) {
+        let options = &bytes[HEADER_LEN..header_len];
+        if let Some(ts) = appendix_a_timestamps(options) {
+            // The layout nearly every data segment and ACK carries: no walk.
+            repr.timestamps = Some(ts);
+            return Ok(repr);
+        }
+        repr.read_options(options)?;
+        Ok(repr)
+    }
+
+    /// Walks the options one by one into `self`.
+    fn read_options(&mut self, options: &'a [u8]) -> Result<(), Error> {
+        for option in TcpOptions::new(options) {
             match option? {
                 TcpOption::EndOfList => break,
                 TcpOption::NoOperation | TcpOption::Unknown { .. } => {}
-                TcpOption::MaxSegmentSize(mss) => repr.mss = Some(mss),
-                TcpOption::WindowScale(shift) => repr.window_scale = Some(shift),
-                TcpOption::SackPermitted => repr.sack_permitted = true,
-                TcpOption::SackRange(blocks) => repr.sack_ranges = blocks,
-                TcpOption::Timestamps(ts) => repr.timestamps = Some(ts),
+                TcpOption::MaxSegmentSize(mss) => self.mss = Some(mss),
+                TcpOption::WindowScale(shift) => self.window_scale = Some(shift),
+                TcpOption::SackPermitted => self.sack_permitted = true,
+                TcpOption::SackRange(blocks) => self.sack_ranges = blocks,
+                TcpOption::Timestamps(ts) => self.timestamps = Some(ts),
             }
         }
-        Ok(repr)
+        Ok(())
     }
 
     /// Option bytes of everything but SACK blocks, in the Linux layout (see
@@ -989,6 +1022,30 @@ impl<'a> TcpRepr<'a> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever 12 option bytes come, the fixed-offset read of the
+        /// Appendix A layout either declines or finds exactly what the walk
+        /// finds (timestamps and nothing else).
+        #[test]
+        fn appendix_a_fast_path_reads_what_the_walk_reads(
+            head in prop_oneof![Just(vec![1u8, 1, 8, 10]), proptest::collection::vec(any::<u8>(), 4)],
+            tail in proptest::collection::vec(any::<u8>(), 8),
+        ) {
+            let mut options = head.clone();
+            options.extend_from_slice(&tail);
+            let mut walked = TcpRepr::default();
+            let walk = walked.read_options(&options);
+            match appendix_a_timestamps(&options) {
+                Some(ts) => {
+                    prop_assert!(walk.is_ok());
+                    let fast = TcpRepr { timestamps: Some(ts), ..TcpRepr::default() };
+                    prop_assert_eq!(fast, walked);
+                }
+                None => prop_assert_ne!(head, vec![1u8, 1, 8, 10]),
+            }
+        }
+    }
 
     const CLIENT: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
     const SERVER: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 2);
