@@ -74,6 +74,10 @@ impl PacketIo for MemIo {
         n
     }
 
+    fn rx_waiting(&mut self) -> bool {
+        self.pending.is_some() || !self.rx.is_empty()
+    }
+
     fn tx_checksum_offload(&self) -> bool {
         self.checksum_offload
     }

@@ -28,6 +28,12 @@ pub trait PacketIo {
     /// modify it in place); returns how many were taken.
     fn recv<F: FnMut(&mut [u8])>(&mut self, max: u32, f: F) -> u32;
 
+    /// Whether received frames wait: a cheap look (no system call) that an
+    /// idle shard spins on between turns; `true` when unsure.
+    fn rx_waiting(&mut self) -> bool {
+        true
+    }
+
     /// Builds and queues up to `max` frames: `build` fills a buffer of
     /// `max_frame_len` bytes and returns the frame's length (or a
     /// [`TxFrame`] with the checksum the device is to finish), or `None` to
@@ -53,6 +59,10 @@ impl PacketIo for xdp::Xsk {
 
     fn recv<F: FnMut(&mut [u8])>(&mut self, max: u32, f: F) -> u32 {
         xdp::Xsk::recv(self, max, f)
+    }
+
+    fn rx_waiting(&mut self) -> bool {
+        xdp::Xsk::rx_waiting(self)
     }
 
     fn tx_checksum_offload(&self) -> bool {

@@ -315,6 +315,13 @@ impl Xsk {
     /// duplication is given to `f` twice. Frames go back to the free list and
     /// the fill ring is topped up. Returns the number of frames taken from the
     /// RX ring.
+    /// Whether the RX ring holds frames (one load of its producer index).
+    /// With busy polling the kernel moves frames only when `recv` asks, so
+    /// the answer is always yes.
+    pub fn rx_waiting(&mut self) -> bool {
+        self.busy_poll || self.rx.available(1) > 0
+    }
+
     pub fn recv<F: FnMut(&mut [u8])>(&mut self, max: u32, mut f: F) -> u32 {
         if self.busy_poll && self.rx.available(1) == 0 {
             // Run the queue's receive processing here and now (busy poll).
