@@ -264,8 +264,20 @@ impl RecvBuf {
     /// `rcv_nxt`. The caller trims anything before `rcv_nxt` first. See
     /// [`WriteOutcome`] for the accounting and the module docs for overlaps.
     pub fn write_at(&mut self, offset: usize, data: &[u8]) -> WriteOutcome {
-        let mut outcome = WriteOutcome::default();
         let window = self.window();
+        if offset == 0 && self.assembler.is_empty() && (1..=window).contains(&data.len()) {
+            // In order, inside the window, nothing held out of order: the
+            // common case goes straight in (what the general path below
+            // would do, without its range bookkeeping).
+            self.copy_in(0, data);
+            self.readable += data.len();
+            return WriteOutcome {
+                accepted: data.len(),
+                advanced: data.len(),
+                ..WriteOutcome::default()
+            };
+        }
+        let mut outcome = WriteOutcome::default();
         let start = offset.min(window);
         let end = offset.saturating_add(data.len()).min(window);
         // RFC 9293 3.10.7.4: data beyond the receive window is not kept.
@@ -302,7 +314,11 @@ impl RecvBuf {
     /// keeps `offset + bytes.len() <= window()`.
     fn copy_in(&mut self, offset: usize, bytes: &[u8]) {
         let cap = self.ring.len();
-        let pos = (self.head + self.readable + offset) % cap;
+        // head < cap and readable + offset <= cap: one subtraction wraps it.
+        let mut pos = self.head + self.readable + offset;
+        if pos >= cap {
+            pos -= cap;
+        }
         let first = bytes.len().min(cap - pos);
         self.ring[pos..pos + first].copy_from_slice(&bytes[..first]);
         self.ring[..bytes.len() - first].copy_from_slice(&bytes[first..]);
