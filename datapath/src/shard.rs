@@ -31,6 +31,8 @@ pub struct ShardConfig {
     pub tx_batch: u32,
     /// Turns without work before blocking; 0 blocks at once (no busy
     /// polling: for tests on two cores, or when CPU matters more than latency).
+    /// Between two idle turns the shard watches its rings for ~0.3 us, so
+    /// the default spins for about a millisecond before it blocks.
     /// Busy polling needs the shard alone on its core: two spinning threads on
     /// one core only meet at timer ticks (milliseconds).
     pub idle_turns: u32,
