@@ -61,6 +61,8 @@ pub struct RuntimeConfig {
     /// Fault injection in the steering program (tests and the bench).
     pub faults: Faults,
     pub max_connections: usize,
+    /// See `EndpointConfig::time_wait_reuse` (on by default).
+    pub time_wait_reuse: bool,
 }
 
 impl RuntimeConfig {
@@ -83,6 +85,7 @@ impl RuntimeConfig {
             first_core: 0,
             faults: Faults::NONE,
             max_connections: 16 * 1024,
+            time_wait_reuse: true,
         }
     }
 }
@@ -183,6 +186,7 @@ impl<A: App + 'static> Runtime<A> {
                 .map(|(q, r)| (r, q))
                 .collect();
             ecfg.max_connections = cfg.max_connections;
+            ecfg.time_wait_reuse = cfg.time_wait_reuse;
             let endpoint = Endpoint::new(ecfg).map_err(|e| RuntimeError::Config(e.to_string()))?;
             let app = make_app(queue);
             let (xsk_cfg, shard_cfg) = (cfg.xsk.clone(), cfg.shard.clone());

@@ -38,6 +38,14 @@ pub struct EndpointConfig {
     pub ephemeral_ports: PortRange,
     /// Connections at once, in every state (TIME-WAIT included).
     pub max_connections: usize,
+    /// An active open that finds every ephemeral port toward its peer taken,
+    /// or the connection limit reached, takes over the oldest connection in
+    /// TIME-WAIT that may safely be replaced (timestamps on, a second since
+    /// its last one, the new ISS beyond its sequence space), as Linux's
+    /// `net.ipv4.tcp_tw_reuse = 1`. Without it such opens fail until
+    /// TIME-WAIT ends (2 MSL: a minute by default), which caps a client's
+    /// connection rate to one server at ports / 60 s.
+    pub time_wait_reuse: bool,
     /// Listening ports at once.
     pub max_listeners: usize,
     /// Upper bound of the backlog a `listen` call may ask for.
@@ -71,6 +79,7 @@ impl fmt::Debug for EndpointConfig {
             .field("tcp", &self.tcp)
             .field("ephemeral_ports", &self.ephemeral_ports)
             .field("max_connections", &self.max_connections)
+            .field("time_wait_reuse", &self.time_wait_reuse)
             .field("max_listeners", &self.max_listeners)
             .field("max_backlog", &self.max_backlog)
             .field("max_control_frames", &self.max_control_frames)
@@ -95,6 +104,7 @@ impl EndpointConfig {
             tcp: TcpConfig::default(),
             ephemeral_ports: PortRange::DEFAULT,
             max_connections: 4096,
+            time_wait_reuse: true,
             max_listeners: 64,
             max_backlog: 128,
             max_control_frames: 256,

@@ -101,6 +101,8 @@ struct Slot {
     /// Queued in `Endpoint::ev_ready`: it may have events for the
     /// application, or be ready to reap.
     ev_queued: bool,
+    /// Listed in `Endpoint::time_wait` (this generation).
+    in_time_wait: bool,
 }
 
 #[derive(Debug)]
@@ -170,6 +172,9 @@ pub struct Endpoint {
     touched: Vec<u32>,
     /// Scratch for the slots the wheel finds due.
     due: Vec<u32>,
+    /// Connections in TIME-WAIT, oldest first, for `time_wait_reuse`
+    /// (entries of reaped connections are dropped as they reach the front).
+    time_wait: VecDeque<ConnId>,
     /// How connections' segments are checksummed (TX checksum offload).
     tx_checksum: ChecksumFill,
     stats: EndpointStats,
@@ -208,6 +213,7 @@ impl Endpoint {
             wheel: TimerWheel::new(Instant::ZERO),
             touched: Vec::with_capacity(max),
             due: Vec::with_capacity(max),
+            time_wait: VecDeque::new(),
             tx_checksum: ChecksumFill::Full,
             stats: EndpointStats::default(),
             cfg,
@@ -375,16 +381,43 @@ impl Endpoint {
             self.stats.no_route += 1;
             return Err(EndpointError::NoRoute(*remote.ip()));
         };
-        if self.live >= self.cfg.max_connections {
-            self.stats.conn_limit += 1;
-            return Err(EndpointError::TooManyConnections);
-        }
         let local_ip = self.cfg.addr;
-        let port = self
-            .ports
-            .allocate(local_ip.into(), remote.into())
-            .map_err(EndpointError::Ports)?;
-        let local = SocketAddrV4::new(local_ip, port);
+        // At the connection limit, a connection in TIME-WAIT may make room;
+        // toward this peer it also hands over its port.
+        let mut successor = None;
+        if self.live >= self.cfg.max_connections {
+            match self.take_over_time_wait(now, None) {
+                Some((old, iss)) if old.remote == remote => successor = Some((old.local, iss)),
+                Some(_) => {}
+                None => {
+                    self.stats.conn_limit += 1;
+                    return Err(EndpointError::TooManyConnections);
+                }
+            }
+        }
+        let local = match successor {
+            Some((local, _)) => {
+                self.ports
+                    .claim(local_ip.into(), local.port(), remote.into());
+                local
+            }
+            None => match self.ports.allocate(local_ip.into(), remote.into()) {
+                Ok(port) => SocketAddrV4::new(local_ip, port),
+                Err(crate::tcp::ports::PortError::PortsExhausted) => {
+                    let Some((old, iss)) = self.take_over_time_wait(now, Some(remote)) else {
+                        return Err(EndpointError::Ports(
+                            crate::tcp::ports::PortError::PortsExhausted,
+                        ));
+                    };
+                    self.ports
+                        .claim(local_ip.into(), old.local.port(), remote.into());
+                    successor = Some((old.local, iss));
+                    old.local
+                }
+                Err(e) => return Err(EndpointError::Ports(e)),
+            },
+        };
+        let port = local.port();
         let tuple = FourTuple { local, remote };
         if self.tuples.contains_key(&tuple) {
             // A listener's connection from that very peer port: keep it.
@@ -393,7 +426,10 @@ impl Endpoint {
                 crate::tcp::ports::PortError::PortsExhausted,
             ));
         }
-        let iss = self.isn.isn(now, local.into(), remote.into());
+        let iss = match successor {
+            Some((_, iss)) => iss,
+            None => self.isn.isn(now, local.into(), remote.into()),
+        };
         let mut conn = match Connection::connect(now, local, remote, iss, tcp) {
             Ok(c) => c,
             Err(_) => unreachable_config(),
@@ -607,6 +643,7 @@ impl Endpoint {
                     touched: false,
                     tx_queued: false,
                     ev_queued: false,
+                    in_time_wait: false,
                 });
                 (self.slots.len() - 1) as u32
             }
@@ -629,6 +666,7 @@ impl Endpoint {
             generation: slot.generation,
         };
         slot.generation = slot.generation.wrapping_add(1);
+        slot.in_time_wait = false;
         self.wheel.cancel(index as u32);
         self.free.push(index as u32);
         self.live -= 1;
@@ -682,7 +720,70 @@ impl Endpoint {
         };
         if e.conn.is_closed() && e.owner != Owner::App {
             self.reap(index);
+        } else if self.cfg.time_wait_reuse
+            && e.ephemeral
+            && e.conn.state() == State::TimeWait
+            && !self.slots[index].in_time_wait
+        {
+            self.slots[index].in_time_wait = true;
+            let id = self.id_of(index);
+            self.time_wait.push_back(id);
+            self.drop_stale_time_waits();
         }
+    }
+
+    /// Whether `id` is a connection still in TIME-WAIT.
+    fn in_time_wait(&self, id: ConnId) -> bool {
+        let slot = &self.slots[id.index as usize];
+        slot.generation == id.generation
+            && slot
+                .entry
+                .as_ref()
+                .is_some_and(|e| e.conn.state() == State::TimeWait)
+    }
+
+    /// Forgets the front entries of connections that left TIME-WAIT (they
+    /// leave in about the order they entered: the list stays near the number
+    /// of connections in TIME-WAIT).
+    fn drop_stale_time_waits(&mut self) {
+        while let Some(&id) = self.time_wait.front() {
+            if self.in_time_wait(id) {
+                break;
+            }
+            self.time_wait.pop_front();
+        }
+    }
+
+    /// `EndpointConfig::time_wait_reuse`: the oldest connection in TIME-WAIT
+    /// (toward `remote` if given; the first 64 looked at) that a new one may
+    /// replace now, reaped; returns its tuple and the new connection's ISS.
+    fn take_over_time_wait(
+        &mut self,
+        now: Instant,
+        remote: Option<SocketAddrV4>,
+    ) -> Option<(FourTuple, SeqNum)> {
+        if !self.cfg.time_wait_reuse {
+            return None;
+        }
+        self.drop_stale_time_waits();
+        let (pos, id, tuple, iss) = self
+            .time_wait
+            .iter()
+            .take(64)
+            .enumerate()
+            .filter(|&(_, &id)| self.in_time_wait(id))
+            .find_map(|(pos, &id)| {
+                let e = self.slots[id.index as usize].entry.as_ref()?;
+                if remote.is_some_and(|r| r != e.tuple.remote) {
+                    return None;
+                }
+                let iss = e.conn.time_wait_successor_iss(now)?;
+                Some((pos, id, e.tuple, iss))
+            })?;
+        self.time_wait.remove(pos);
+        self.reap(id.index as usize);
+        self.stats.time_wait_takeover += 1;
+        Some((tuple, iss))
     }
 
     fn push_event(&mut self, ev: EndpointEvent) {

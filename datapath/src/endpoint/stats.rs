@@ -66,6 +66,9 @@ pub struct EndpointStats {
     pub active_opens: u64,
     /// New SYNs that replaced a connection in TIME-WAIT (RFC 6191).
     pub time_wait_reuse: u64,
+    /// Active opens that took over a connection in TIME-WAIT
+    /// (`EndpointConfig::time_wait_reuse`).
+    pub time_wait_takeover: u64,
     /// Destination off-link without a gateway.
     pub no_route: u64,
 

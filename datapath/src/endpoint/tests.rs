@@ -1055,3 +1055,138 @@ fn a_connection_that_sent_everything_is_polled_again_only_when_touched() {
     assert!(first.is_some());
     assert_eq!(net.a.tx_ready.len(), 1, "still has data: polled again");
 }
+
+/// A connection from A that A closed first, left in TIME-WAIT on A; returns
+/// it, its port and the sequence number just past A's FIN (its SND.MAX).
+fn client_in_time_wait(net: &mut Net, listener: ListenerId) -> (ConnId, u16, SeqNum) {
+    let c = net
+        .a
+        .connect(net.now, SocketAddrV4::new(B_IP, PORT))
+        .unwrap();
+    let mut closed = false;
+    for _ in 0..100 {
+        net.step();
+        while net.b.accept(listener).unwrap().is_some() {}
+        if !closed && net.a.state(c) == Ok(State::Established) {
+            net.a.close(net.now, c).unwrap();
+            closed = true;
+        }
+        for ev in events(&mut net.b) {
+            if let EndpointEvent::Conn(id, Event::PeerClosed) = ev {
+                net.b.close(net.now, id).unwrap();
+            }
+        }
+        if net.a.state(c) == Ok(State::TimeWait) {
+            break;
+        }
+    }
+    assert_eq!(net.a.state(c), Ok(State::TimeWait), "A closed first");
+    let port = net.a.tuple(c).unwrap().local.port();
+    let fin_end = net
+        .log_a
+        .iter()
+        .filter_map(|f| parse_tcp(f).map(|(_, s)| s))
+        .filter(|s| s.src_port == port && s.flags.contains(TcpFlags::FIN))
+        .map(|s| s.seq + s.payload.len() + 1)
+        .next_back()
+        .expect("A sent its FIN");
+    (c, port, fin_end)
+}
+
+/// Two ephemeral ports, both in TIME-WAIT toward B after one connection
+/// each; `reuse` and `timestamps` as given.
+fn two_ports_in_time_wait(reuse: bool, timestamps: bool) -> (Net, ListenerId, Vec<(u16, SeqNum)>) {
+    let mut a = config(A_IP, A_MAC);
+    a.ephemeral_ports = PortRange::new(50000, 50001).unwrap();
+    a.time_wait_reuse = reuse;
+    a.tcp.time_wait = Duration::from_secs(30);
+    a.tcp.timestamps = timestamps;
+    let mut net = Net::new(a, config(B_IP, B_MAC));
+    let listener = net.b.listen(PORT, 8).unwrap();
+    let old: Vec<(u16, SeqNum)> = (0..2)
+        .map(|_| {
+            let (_, port, fin_end) = client_in_time_wait(&mut net, listener);
+            (port, fin_end)
+        })
+        .collect();
+    assert_eq!(
+        net.a.connect(net.now, SocketAddrV4::new(B_IP, PORT)),
+        Err(EndpointError::Ports(PortError::PortsExhausted)),
+        "every port in TIME-WAIT, the last timestamps fresh"
+    );
+    (net, listener, old)
+}
+
+#[test]
+fn active_open_takes_over_a_time_wait_port_a_second_after_its_last_timestamp() {
+    let (mut net, listener, old) = two_ports_in_time_wait(true, true);
+    net.now += Duration::from_millis(1100);
+    let c = net
+        .a
+        .connect(net.now, SocketAddrV4::new(B_IP, PORT))
+        .expect("a TIME-WAIT port taken over");
+    assert_eq!(net.a.stats().time_wait_takeover, 1);
+    let port = net.a.tuple(c).unwrap().local.port();
+    let &(_, fin_end) = old.iter().find(|(p, _)| *p == port).expect("an old port");
+    // Linux's margin: the new ISS is past the old connection's sequence space.
+    let syn = net
+        .a
+        .poll_frame(net.now, &mut net.buf)
+        .map(|f| f.len)
+        .unwrap();
+    let (_, seg) = parse_tcp(&net.buf[..syn]).unwrap();
+    assert!(seg.flags.contains(TcpFlags::SYN));
+    assert_eq!(seg.seq, fin_end + 65537);
+    net.ab.push_back((net.now + DELAY, net.buf[..syn].to_vec()));
+    for _ in 0..50 {
+        net.step();
+        while net.b.accept(listener).unwrap().is_some() {}
+        if net.a.state(c) == Ok(State::Established) {
+            break;
+        }
+    }
+    assert_eq!(
+        net.a.state(c),
+        Ok(State::Established),
+        "the new incarnation opens"
+    );
+}
+
+#[test]
+fn no_time_wait_takeover_without_timestamps_or_when_turned_off() {
+    for (reuse, timestamps) in [(true, false), (false, true)] {
+        let (mut net, _, _) = two_ports_in_time_wait(reuse, timestamps);
+        net.now += Duration::from_millis(1100);
+        assert_eq!(
+            net.a.connect(net.now, SocketAddrV4::new(B_IP, PORT)),
+            Err(EndpointError::Ports(PortError::PortsExhausted)),
+            "reuse {reuse}, timestamps {timestamps}"
+        );
+        assert_eq!(net.a.stats().time_wait_takeover, 0);
+    }
+}
+
+#[test]
+fn at_the_connection_limit_a_time_wait_connection_makes_room() {
+    let mut a = config(A_IP, A_MAC);
+    a.max_connections = 1;
+    a.tcp.time_wait = Duration::from_secs(30);
+    let mut net = Net::new(a, config(B_IP, B_MAC));
+    let listener = net.b.listen(PORT, 8).unwrap();
+    let (old, _, _) = client_in_time_wait(&mut net, listener);
+    assert_eq!(
+        net.a.connect(net.now, SocketAddrV4::new(B_IP, PORT)),
+        Err(EndpointError::TooManyConnections)
+    );
+    net.now += Duration::from_millis(1100);
+    let c = net
+        .a
+        .connect(net.now, SocketAddrV4::new(B_IP, PORT))
+        .expect("room made");
+    assert_ne!(c, old);
+    assert!(
+        net.a.state(old).is_err(),
+        "the TIME-WAIT connection is gone"
+    );
+    assert_eq!(net.a.stats().time_wait_takeover, 1);
+}

@@ -183,6 +183,12 @@ impl PortAllocator {
         Err(PortError::PortsExhausted)
     }
 
+    /// Holds one given tuple (a port handed over from a connection that
+    /// ended); false if it is held already or the table is full.
+    pub fn claim(&mut self, local_ip: IpAddr, local_port: u16, remote: SocketAddr) -> bool {
+        self.held.len() < self.capacity && self.held.insert((local_ip, local_port, remote))
+    }
+
     /// Gives the tuple back; returns whether it was held.
     pub fn release(&mut self, local_ip: IpAddr, local_port: u16, remote: SocketAddr) -> bool {
         self.held.remove(&(local_ip, local_port, remote))

@@ -502,6 +502,20 @@ impl Connection {
         self.ts.map(|t| t.recent)
     }
 
+    /// In TIME-WAIT, whether a new connection may take over this one's
+    /// tuple now, as Linux's `tcp_twsk_unique` with `tcp_tw_reuse`: only
+    /// with timestamps (the peer's PAWS then rejects this incarnation's old
+    /// duplicates, RFC 6191) and at least a second after the last timestamp
+    /// received (so the new connection's TSvals are larger). Returns the
+    /// new connection's ISS: past everything this one may have sent, by
+    /// Linux's margin (SND.NXT + 65535 + 2).
+    pub fn time_wait_successor_iss(&self, now: Instant) -> Option<SeqNum> {
+        let ts = self.ts?;
+        (self.state == State::TimeWait
+            && now.saturating_since(ts.recent_at) >= crate::time::Duration::from_secs(1))
+        .then(|| self.snd_max + 65537)
+    }
+
     /// Disables (true) or enables (false) Nagle's algorithm.
     pub fn set_nodelay(&mut self, nodelay: bool) {
         self.cfg.nodelay = nodelay;
