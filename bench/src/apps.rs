@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use datapath::endpoint::{ConnId, EndpointError, EndpointEvent, ListenerId};
 use datapath::shard::{App, Ctx};
+use datapath::tcp::ports::PortError;
 use datapath::tcp::{ConnError, ConnInfo, ConnStats, Event};
 use hdrhistogram::Histogram;
 
@@ -66,6 +67,11 @@ impl Timed {
 
     /// Records an operation that began at `began` and ended at `now`;
     /// returns whether the window is over (or the clock never started).
+    /// Whether the window is over at `now` (or was never started).
+    pub fn over(&self, now: Instant) -> bool {
+        self.stop_at.is_none_or(|stop| now >= stop)
+    }
+
     pub fn record(&mut self, began: Instant, now: Instant) -> bool {
         let (Some(from), Some(stop)) = (self.measure_from, self.stop_at) else {
             return true;
@@ -486,8 +492,11 @@ impl App for Discard {
 /// close was made. Each connection is timed from `connect` to the last byte
 /// of the echo and recorded once `warmup` has passed since [`start`]; after
 /// `window` more, or `max_connections` in all, it stops and sets `done`. A
-/// connect the endpoint refuses (ports or connection slots exhausted) ends
-/// the run early, with the reason in `stopped`.
+/// connect the endpoint refuses because every port toward the server (or
+/// every connection slot) is held by TIME-WAIT is tried again every
+/// millisecond (the endpoint takes over a TIME-WAIT port a second after its
+/// last use), the time counting against the rate, and the waits are noted in
+/// `stopped`; any other refusal ends the run early, with the reason there.
 ///
 /// [`start`]: ConnRateClient::start
 #[derive(Debug)]
@@ -505,7 +514,15 @@ pub struct ConnRateClient {
     pub stopped: Option<String>,
     pub done: bool,
     pub error: Option<String>,
+    /// A refused connect is tried again at this time.
+    retry_at: Option<Instant>,
+    /// Connects that had to wait for a port.
+    port_waits: u64,
 }
+
+/// How long a connect refused for want of a port waits before it is tried
+/// again.
+const PORT_RETRY: Duration = Duration::from_millis(1);
 
 impl ConnRateClient {
     pub fn new(
@@ -526,6 +543,8 @@ impl ConnRateClient {
             stopped: None,
             done: false,
             error: None,
+            retry_at: None,
+            port_waits: 0,
         }
     }
 
@@ -539,9 +558,23 @@ impl ConnRateClient {
     fn open(&mut self, ctx: &mut Ctx<'_>) {
         match ctx.endpoint.connect(ctx.now, self.remote) {
             Ok(id) => self.current = Some((id, Instant::now(), 0, 0)),
+            Err(
+                EndpointError::TooManyConnections | EndpointError::Ports(PortError::PortsExhausted),
+            ) if !self.timed.over(Instant::now()) => {
+                self.port_waits += 1;
+                self.stopped = Some(format!(
+                    "{} connects waited for a TIME-WAIT port to be taken over",
+                    self.port_waits
+                ));
+                self.retry_at = Some(Instant::now() + PORT_RETRY);
+            }
+            // The window ended while waiting for a port.
+            Err(
+                EndpointError::TooManyConnections | EndpointError::Ports(PortError::PortsExhausted),
+            ) if self.port_waits > 0 => self.done = true,
             Err(e) => {
                 self.stopped = Some(format!(
-                    "connect refused by Shunt's endpoint after {} connections: {e}",
+                    "stopped early: connect refused by Shunt's endpoint after {} connections: {e}",
                     self.timed.total
                 ));
                 self.done = true;
@@ -600,6 +633,17 @@ impl ConnRateClient {
 }
 
 impl App for ConnRateClient {
+    fn on_turn(&mut self, ctx: &mut Ctx<'_>) -> bool {
+        match self.retry_at {
+            Some(at) if !self.done && Instant::now() >= at => {
+                self.retry_at = None;
+                self.open(ctx);
+                true
+            }
+            _ => false,
+        }
+    }
+
     fn on_event(&mut self, ctx: &mut Ctx<'_>, event: EndpointEvent) {
         let current = self.current.map(|c| c.0);
         match event {

@@ -843,7 +843,7 @@ pub fn table(opts: &CompareOpts, r: &Report) -> String {
                 x_cyc
             ));
             if let Some(note) = &f.note {
-                out.push_str(&format!("  {:<38} note: stopped early: {note}\n", ""));
+                out.push_str(&format!("  {:<38} note: {note}\n", ""));
             }
             if let Some((dropped, of)) = f.dropped {
                 out.push_str(&format!(

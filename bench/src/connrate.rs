@@ -102,7 +102,9 @@ pub(crate) fn kernel_client(dst: SocketAddrV4, opts: &ConnRateOpts) -> Result<Rr
             let mut s = match TcpStream::connect_timeout(&dst.into(), Duration::from_secs(3)) {
                 Ok(s) => s,
                 Err(e) if e.kind() == ErrorKind::AddrNotAvailable => {
-                    refused = Some(format!("connect after {made} connections: {e}"));
+                    refused = Some(format!(
+                        "stopped early: connect after {made} connections: {e}"
+                    ));
                     return Ok(false);
                 }
                 Err(e) => return Err(e),
