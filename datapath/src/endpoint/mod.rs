@@ -729,6 +729,13 @@ impl Endpoint {
             let id = self.id_of(index);
             self.time_wait.push_back(id);
             self.drop_stale_time_waits();
+            if self.time_wait.len() > 2 * self.cfg.max_connections {
+                // Connections that left TIME-WAIT early (a reset, a new SYN)
+                // behind one that has not: keep only those still in it.
+                let mut list = std::mem::take(&mut self.time_wait);
+                list.retain(|&id| self.in_time_wait(id));
+                self.time_wait = list;
+            }
         }
     }
 

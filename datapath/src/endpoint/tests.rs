@@ -1190,3 +1190,26 @@ fn at_the_connection_limit_a_time_wait_connection_makes_room() {
     );
     assert_eq!(net.a.stats().time_wait_takeover, 1);
 }
+
+#[test]
+fn the_time_wait_list_stays_bounded_when_connections_leave_it_out_of_order() {
+    let mut a = config(A_IP, A_MAC);
+    a.max_connections = 4;
+    a.tcp.time_wait = Duration::from_secs(30);
+    let mut net = Net::new(a, config(B_IP, B_MAC));
+    let listener = net.b.listen(PORT, 8).unwrap();
+    let (first, _, _) = client_in_time_wait(&mut net, listener);
+    // Entries of connections that left TIME-WAIT early, behind one that has
+    // not (the front is only pruned up to a live entry).
+    for generation in 100..110 {
+        net.a.time_wait.push_back(ConnId {
+            index: first.index,
+            generation,
+        });
+    }
+    let (second, _, _) = client_in_time_wait(&mut net, listener);
+    assert_eq!(
+        net.a.time_wait.iter().copied().collect::<Vec<_>>(),
+        vec![first, second]
+    );
+}
