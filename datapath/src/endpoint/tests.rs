@@ -1093,16 +1093,25 @@ fn client_in_time_wait(net: &mut Net, listener: ListenerId) -> (ConnId, u16, Seq
     (c, port, fin_end)
 }
 
+/// A pair whose A keeps TIME-WAIT for 30 s, with `tweak` applied to A's
+/// settings, and B listening.
+fn time_wait_net(tweak: impl FnOnce(&mut EndpointConfig)) -> (Net, ListenerId) {
+    let mut a = config(A_IP, A_MAC);
+    a.tcp.time_wait = Duration::from_secs(30);
+    tweak(&mut a);
+    let mut net = Net::new(a, config(B_IP, B_MAC));
+    let listener = net.b.listen(PORT, 8).unwrap();
+    (net, listener)
+}
+
 /// Two ephemeral ports, both in TIME-WAIT toward B after one connection
 /// each; `reuse` and `timestamps` as given.
 fn two_ports_in_time_wait(reuse: bool, timestamps: bool) -> (Net, ListenerId, Vec<(u16, SeqNum)>) {
-    let mut a = config(A_IP, A_MAC);
-    a.ephemeral_ports = PortRange::new(50000, 50001).unwrap();
-    a.time_wait_reuse = reuse;
-    a.tcp.time_wait = Duration::from_secs(30);
-    a.tcp.timestamps = timestamps;
-    let mut net = Net::new(a, config(B_IP, B_MAC));
-    let listener = net.b.listen(PORT, 8).unwrap();
+    let (mut net, listener) = time_wait_net(|a| {
+        a.ephemeral_ports = PortRange::new(50000, 50001).unwrap();
+        a.time_wait_reuse = reuse;
+        a.tcp.timestamps = timestamps;
+    });
     let old: Vec<(u16, SeqNum)> = (0..2)
         .map(|_| {
             let (_, port, fin_end) = client_in_time_wait(&mut net, listener);
@@ -1168,11 +1177,7 @@ fn no_time_wait_takeover_without_timestamps_or_when_turned_off() {
 
 #[test]
 fn at_the_connection_limit_a_time_wait_connection_makes_room() {
-    let mut a = config(A_IP, A_MAC);
-    a.max_connections = 1;
-    a.tcp.time_wait = Duration::from_secs(30);
-    let mut net = Net::new(a, config(B_IP, B_MAC));
-    let listener = net.b.listen(PORT, 8).unwrap();
+    let (mut net, listener) = time_wait_net(|a| a.max_connections = 1);
     let (old, _, _) = client_in_time_wait(&mut net, listener);
     assert_eq!(
         net.a.connect(net.now, SocketAddrV4::new(B_IP, PORT)),
@@ -1193,11 +1198,7 @@ fn at_the_connection_limit_a_time_wait_connection_makes_room() {
 
 #[test]
 fn the_time_wait_list_stays_bounded_when_connections_leave_it_out_of_order() {
-    let mut a = config(A_IP, A_MAC);
-    a.max_connections = 4;
-    a.tcp.time_wait = Duration::from_secs(30);
-    let mut net = Net::new(a, config(B_IP, B_MAC));
-    let listener = net.b.listen(PORT, 8).unwrap();
+    let (mut net, listener) = time_wait_net(|a| a.max_connections = 4);
     let (first, _, _) = client_in_time_wait(&mut net, listener);
     // Entries of connections that left TIME-WAIT early, behind one that has
     // not (the front is only pruned up to a live entry).
