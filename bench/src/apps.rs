@@ -65,13 +65,13 @@ impl Timed {
         self.stop_at = Some(now + self.warmup + self.window);
     }
 
-    /// Records an operation that began at `began` and ended at `now`;
-    /// returns whether the window is over (or the clock never started).
     /// Whether the window is over at `now` (or was never started).
     pub fn over(&self, now: Instant) -> bool {
         self.stop_at.is_none_or(|stop| now >= stop)
     }
 
+    /// Records an operation that began at `began` and ended at `now`;
+    /// returns whether the window is over (or the clock never started).
     pub fn record(&mut self, began: Instant, now: Instant) -> bool {
         let (Some(from), Some(stop)) = (self.measure_from, self.stop_at) else {
             return true;
@@ -634,14 +634,16 @@ impl ConnRateClient {
 
 impl App for ConnRateClient {
     fn on_turn(&mut self, ctx: &mut Ctx<'_>) -> bool {
-        match self.retry_at {
-            Some(at) if !self.done && Instant::now() >= at => {
-                self.retry_at = None;
-                self.open(ctx);
-                true
-            }
-            _ => false,
+        let Some(at) = self.retry_at.filter(|_| !self.done) else {
+            return false;
+        };
+        if Instant::now() >= at {
+            self.retry_at = None;
+            self.open(ctx);
         }
+        // Waiting for a port counts as work: the shard must not block
+        // (milliseconds) past the retry.
+        true
     }
 
     fn on_event(&mut self, ctx: &mut Ctx<'_>, event: EndpointEvent) {

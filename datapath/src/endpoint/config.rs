@@ -38,10 +38,11 @@ pub struct EndpointConfig {
     pub ephemeral_ports: PortRange,
     /// Connections at once, in every state (TIME-WAIT included).
     pub max_connections: usize,
-    /// An active open that finds every ephemeral port toward its peer taken,
-    /// or the connection limit reached, takes over the oldest connection in
-    /// TIME-WAIT that may safely be replaced (timestamps on, a second since
-    /// its last one, the new ISS beyond its sequence space), as Linux's
+    /// An active open (with timestamps) that finds every ephemeral port
+    /// toward its peer taken, or the connection limit reached, takes over
+    /// the oldest connection in TIME-WAIT that may safely be replaced: one
+    /// the application closed, with timestamps, a second since its last one
+    /// (the new ISS beyond its sequence space), as Linux's
     /// `net.ipv4.tcp_tw_reuse = 1`. Without it such opens fail until
     /// TIME-WAIT ends (2 MSL: a minute by default), which caps a client's
     /// connection rate to one server at ports / 60 s.

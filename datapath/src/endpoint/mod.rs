@@ -70,6 +70,16 @@ enum Owner {
     Orphan,
 }
 
+/// A connection in TIME-WAIT a new active open may replace: its place in
+/// `Endpoint::time_wait`, handle and tuple, and the new connection's ISS.
+#[derive(Debug, Clone, Copy)]
+struct TimeWaitSuccessor {
+    pos: usize,
+    id: ConnId,
+    tuple: FourTuple,
+    iss: SeqNum,
+}
+
 /// One connection and what the endpoint knows about it.
 #[derive(Debug)]
 struct Entry {
@@ -382,54 +392,70 @@ impl Endpoint {
             return Err(EndpointError::NoRoute(*remote.ip()));
         };
         let local_ip = self.cfg.addr;
-        // At the connection limit, a connection in TIME-WAIT may make room;
-        // toward this peer it also hands over its port.
+        use crate::tcp::ports::PortError;
+        // A connection in TIME-WAIT may give way (time_wait_successor): one
+        // toward this peer hands over its tuple when every port is taken or
+        // at the connection limit; one toward another peer makes room at the
+        // limit, once a port is known to be free. Nothing is given up before
+        // the new connection is sure to be made.
+        let reuse = tcp.timestamps;
+        let at_limit = self.live >= self.cfg.max_connections;
         let mut successor = None;
-        if self.live >= self.cfg.max_connections {
-            match self.take_over_time_wait(now, None) {
-                Some((old, iss)) if old.remote == remote => successor = Some((old.local, iss)),
-                Some(_) => {}
-                None => {
-                    self.stats.conn_limit += 1;
-                    return Err(EndpointError::TooManyConnections);
+        let mut make_room = None;
+        let port = match at_limit {
+            false => self.ports.allocate(local_ip.into(), remote.into()),
+            true => Err(PortError::PortsExhausted),
+        };
+        let local = match port {
+            Ok(port) => SocketAddrV4::new(local_ip, port),
+            Err(PortError::PortsExhausted) => {
+                match reuse
+                    .then(|| self.time_wait_successor(now, Some(remote)))
+                    .flatten()
+                {
+                    Some(s) => {
+                        let local = s.tuple.local;
+                        successor = Some(s);
+                        local
+                    }
+                    None if at_limit => {
+                        let Some(s) = reuse.then(|| self.time_wait_successor(now, None)).flatten()
+                        else {
+                            self.stats.conn_limit += 1;
+                            return Err(EndpointError::TooManyConnections);
+                        };
+                        let port = self
+                            .ports
+                            .allocate(local_ip.into(), remote.into())
+                            .map_err(EndpointError::Ports)?;
+                        make_room = Some(s);
+                        SocketAddrV4::new(local_ip, port)
+                    }
+                    None => return Err(EndpointError::Ports(PortError::PortsExhausted)),
                 }
             }
-        }
-        let local = match successor {
-            Some((local, _)) => {
-                self.ports
-                    .claim(local_ip.into(), local.port(), remote.into());
-                local
-            }
-            None => match self.ports.allocate(local_ip.into(), remote.into()) {
-                Ok(port) => SocketAddrV4::new(local_ip, port),
-                Err(crate::tcp::ports::PortError::PortsExhausted) => {
-                    let Some((old, iss)) = self.take_over_time_wait(now, Some(remote)) else {
-                        return Err(EndpointError::Ports(
-                            crate::tcp::ports::PortError::PortsExhausted,
-                        ));
-                    };
-                    self.ports
-                        .claim(local_ip.into(), old.local.port(), remote.into());
-                    successor = Some((old.local, iss));
-                    old.local
-                }
-                Err(e) => return Err(EndpointError::Ports(e)),
-            },
+            Err(e) => return Err(EndpointError::Ports(e)),
         };
         let port = local.port();
         let tuple = FourTuple { local, remote };
-        if self.tuples.contains_key(&tuple) {
+        if successor.is_none() && self.tuples.contains_key(&tuple) {
             // A listener's connection from that very peer port: keep it.
             self.ports.release(local_ip.into(), port, remote.into());
-            return Err(EndpointError::Ports(
-                crate::tcp::ports::PortError::PortsExhausted,
-            ));
+            return Err(EndpointError::Ports(PortError::PortsExhausted));
         }
-        let iss = match successor {
-            Some((_, iss)) => iss,
+        let iss = match &successor {
+            Some(s) => {
+                // Its tuple, port included, passes to the new connection.
+                let iss = s.iss;
+                self.retire_time_wait(s);
+                self.ports.claim(local_ip.into(), port, remote.into());
+                iss
+            }
             None => self.isn.isn(now, local.into(), remote.into()),
         };
+        if let Some(s) = &make_room {
+            self.retire_time_wait(s);
+        }
         let mut conn = match Connection::connect(now, local, remote, iss, tcp) {
             Ok(c) => c,
             Err(_) => unreachable_config(),
@@ -723,6 +749,7 @@ impl Endpoint {
         } else if self.cfg.time_wait_reuse
             && e.ephemeral
             && e.conn.state() == State::TimeWait
+            && e.conn.ts_recent().is_some()
             && !self.slots[index].in_time_wait
         {
             self.slots[index].in_time_wait = true;
@@ -762,35 +789,49 @@ impl Endpoint {
     }
 
     /// `EndpointConfig::time_wait_reuse`: the oldest connection in TIME-WAIT
-    /// (toward `remote` if given; the first 64 looked at) that a new one may
-    /// replace now, reaped; returns its tuple and the new connection's ISS.
-    fn take_over_time_wait(
-        &mut self,
+    /// that a new active open may replace now (toward `remote` if given):
+    /// one the application has let go of (closed), with timestamps and a
+    /// second past its last one (`Connection::time_wait_successor_iss`).
+    /// The list is in about the order of the last timestamps, so the search
+    /// ends at the first connection still too recent.
+    fn time_wait_successor(
+        &self,
         now: Instant,
         remote: Option<SocketAddrV4>,
-    ) -> Option<(FourTuple, SeqNum)> {
+    ) -> Option<TimeWaitSuccessor> {
         if !self.cfg.time_wait_reuse {
             return None;
         }
-        self.drop_stale_time_waits();
-        let (pos, id, tuple, iss) = self
-            .time_wait
-            .iter()
-            .take(64)
-            .enumerate()
-            .filter(|&(_, &id)| self.in_time_wait(id))
-            .find_map(|(pos, &id)| {
-                let e = self.slots[id.index as usize].entry.as_ref()?;
-                if remote.is_some_and(|r| r != e.tuple.remote) {
-                    return None;
-                }
-                let iss = e.conn.time_wait_successor_iss(now)?;
-                Some((pos, id, e.tuple, iss))
-            })?;
-        self.time_wait.remove(pos);
-        self.reap(id.index as usize);
+        for (pos, &id) in self.time_wait.iter().enumerate() {
+            if !self.in_time_wait(id) {
+                continue;
+            }
+            let Some(e) = self.slots[id.index as usize].entry.as_ref() else {
+                continue;
+            };
+            if e.owner != Owner::Orphan {
+                continue; // The application still holds it (and its events).
+            }
+            let Some(iss) = e.conn.time_wait_successor_iss(now) else {
+                break;
+            };
+            if remote.is_none_or(|r| r == e.tuple.remote) {
+                return Some(TimeWaitSuccessor {
+                    pos,
+                    id,
+                    tuple: e.tuple,
+                    iss,
+                });
+            }
+        }
+        None
+    }
+
+    /// Ends the connection in TIME-WAIT that `s` found.
+    fn retire_time_wait(&mut self, s: &TimeWaitSuccessor) {
+        self.time_wait.remove(s.pos);
+        self.reap(s.id.index as usize);
         self.stats.time_wait_takeover += 1;
-        Some((tuple, iss))
     }
 
     fn push_event(&mut self, ev: EndpointEvent) {

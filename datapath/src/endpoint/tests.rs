@@ -1059,6 +1059,16 @@ fn a_connection_that_sent_everything_is_polled_again_only_when_touched() {
 /// A connection from A that A closed first, left in TIME-WAIT on A; returns
 /// it, its port and the sequence number just past A's FIN (its SND.MAX).
 fn client_in_time_wait(net: &mut Net, listener: ListenerId) -> (ConnId, u16, SeqNum) {
+    client_in_time_wait_after(net, listener, true)
+}
+
+/// [`client_in_time_wait`], A ending its side with `close` (letting the
+/// connection go) or, with `close` false, `shutdown` (still holding it).
+fn client_in_time_wait_after(
+    net: &mut Net,
+    listener: ListenerId,
+    close: bool,
+) -> (ConnId, u16, SeqNum) {
     let c = net
         .a
         .connect(net.now, SocketAddrV4::new(B_IP, PORT))
@@ -1068,7 +1078,11 @@ fn client_in_time_wait(net: &mut Net, listener: ListenerId) -> (ConnId, u16, Seq
         net.step();
         while net.b.accept(listener).unwrap().is_some() {}
         if !closed && net.a.state(c) == Ok(State::Established) {
-            net.a.close(net.now, c).unwrap();
+            if close {
+                net.a.close(net.now, c).unwrap();
+            } else {
+                net.a.shutdown(c).unwrap();
+            }
             closed = true;
         }
         for ev in events(&mut net.b) {
@@ -1213,4 +1227,36 @@ fn the_time_wait_list_stays_bounded_when_connections_leave_it_out_of_order() {
         net.a.time_wait.iter().copied().collect::<Vec<_>>(),
         vec![first, second]
     );
+}
+
+#[test]
+fn no_time_wait_takeover_of_a_connection_the_application_holds_or_for_one_without_timestamps() {
+    let (mut net, listener) = time_wait_net(|a| {
+        a.ephemeral_ports = PortRange::new(50000, 50000).unwrap();
+    });
+    // Shut down, not closed: its events (Closed) are still the application's.
+    let (held, _, _) = client_in_time_wait_after(&mut net, listener, false);
+    net.now += Duration::from_millis(1100);
+    assert_eq!(
+        net.a.connect(net.now, SocketAddrV4::new(B_IP, PORT)),
+        Err(EndpointError::Ports(PortError::PortsExhausted))
+    );
+    assert_eq!(net.a.state(held), Ok(State::TimeWait));
+    // Let go of: taken over, but not by a connection without timestamps.
+    net.a.close(net.now, held).unwrap();
+    let tcp = TcpConfig {
+        timestamps: false,
+        ..net.a.config().tcp.clone()
+    };
+    assert_eq!(
+        net.a
+            .connect_with(net.now, SocketAddrV4::new(B_IP, PORT), tcp),
+        Err(EndpointError::Ports(PortError::PortsExhausted))
+    );
+    assert!(
+        net.a
+            .connect(net.now, SocketAddrV4::new(B_IP, PORT))
+            .is_ok()
+    );
+    assert_eq!(net.a.stats().time_wait_takeover, 1);
 }

@@ -310,11 +310,6 @@ impl Xsk {
         n
     }
 
-    /// Receives up to `max` frames, calling `f` with each frame's bytes (which
-    /// it may modify in place). A frame the steering program marked for
-    /// duplication is given to `f` twice. Frames go back to the free list and
-    /// the fill ring is topped up. Returns the number of frames taken from the
-    /// RX ring.
     /// Whether the RX ring holds frames (one load of its producer index).
     /// With busy polling the kernel moves frames only when `recv` asks, so
     /// the answer is always yes.
@@ -322,6 +317,11 @@ impl Xsk {
         self.busy_poll || self.rx.available(1) > 0
     }
 
+    /// Receives up to `max` frames, calling `f` with each frame's bytes (which
+    /// it may modify in place). A frame the steering program marked for
+    /// duplication is given to `f` twice. Frames go back to the free list and
+    /// the fill ring is topped up. Returns the number of frames taken from the
+    /// RX ring.
     pub fn recv<F: FnMut(&mut [u8])>(&mut self, max: u32, mut f: F) -> u32 {
         if self.busy_poll && self.rx.available(1) == 0 {
             // Run the queue's receive processing here and now (busy poll).

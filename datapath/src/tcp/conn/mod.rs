@@ -502,13 +502,16 @@ impl Connection {
         self.ts.map(|t| t.recent)
     }
 
-    /// In TIME-WAIT, whether a new connection may take over this one's
+    /// In TIME-WAIT, whether a new active open may take over this one's
     /// tuple now, as Linux's `tcp_twsk_unique` with `tcp_tw_reuse`: only
-    /// with timestamps (the peer's PAWS then rejects this incarnation's old
-    /// duplicates, RFC 6191) and at least a second after the last timestamp
-    /// received (so the new connection's TSvals are larger). Returns the
-    /// new connection's ISS: past everything this one may have sent, by
-    /// Linux's margin (SND.NXT + 65535 + 2).
+    /// with timestamps, at least a second after the last one received, so
+    /// that the new incarnation's TSvals (same per-tuple offset) are larger
+    /// and PAWS, on both ends, rejects this one's old duplicates (the
+    /// caller gives the new connection timestamps too; RFC 6191 is the same
+    /// reasoning for a SYN arriving at a TIME-WAIT). Returns the new
+    /// connection's ISS: past everything this one sent, by Linux's margin
+    /// (SND.MAX + 65535 + 2), so the SYN-ACK of an old incarnation cannot
+    /// acknowledge it.
     pub fn time_wait_successor_iss(&self, now: Instant) -> Option<SeqNum> {
         let ts = self.ts?;
         (self.state == State::TimeWait

@@ -78,9 +78,6 @@ impl Connection {
         }
     }
 
-    /// Payload bytes the next segment may carry: the send MSS less the SACK
-    /// blocks it will carry (the MSS counts options, RFC 9293 3.7.1), and no
-    /// more than fits in `buf_len` after the header.
     /// Draft-cheng 3.4: the application has less to send than the window
     /// allows; rate samples until this data is delivered may understate
     /// the path.
@@ -117,6 +114,9 @@ impl Connection {
         pending
     }
 
+    /// Payload bytes the next segment may carry: the send MSS less the SACK
+    /// blocks it will carry (the MSS counts options, RFC 9293 3.7.1), and no
+    /// more than fits in `buf_len` after the header.
     fn max_payload(&self, buf_len: usize) -> usize {
         let ts = if self.ts.is_some() {
             super::TS_OPTION_LEN

@@ -168,7 +168,6 @@ impl Pair {
     }
 }
 
-/// Drains a connection's events.
 /// After a segment left `c`: if `output_pending` says no more can leave
 /// now, a poll at the same instant must find nothing.
 fn check_output_pending(c: &mut Connection, now: Instant) {
@@ -183,6 +182,7 @@ fn check_output_pending(c: &mut Connection, now: Instant) {
     }
 }
 
+/// Drains a connection's events.
 pub fn events(c: &mut Connection) -> Vec<Event> {
     std::iter::from_fn(|| c.poll_event()).collect()
 }
