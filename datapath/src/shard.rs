@@ -401,7 +401,7 @@ impl<I: PacketIo, A: App> Shard<I, A> {
             while let Ok(frame) = inbox.try_recv() {
                 // A frame handed over is ours by the port ranges; if not (a
                 // stale connection), it is counted there, never passed on again.
-                let _ = self.endpoint.handle_frame(now, &frame);
+                let _ = self.endpoint.handle_handed_frame(now, &frame);
                 self.local.handed_in += 1;
                 work = true;
             }

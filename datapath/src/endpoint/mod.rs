@@ -241,6 +241,9 @@ impl Endpoint {
     /// but not finished carries a wrong checksum.
     pub fn set_tx_checksum(&mut self, fill: ChecksumFill) {
         self.tx_checksum = fill;
+        for e in self.slots.iter_mut().filter_map(|s| s.entry.as_mut()) {
+            e.conn.set_checksum_fill(fill);
+        }
     }
 
     pub fn tx_checksum(&self) -> ChecksumFill {
@@ -655,7 +658,9 @@ impl Endpoint {
     }
 
     /// Puts a new connection in a free slot (the caller checked the limit).
-    fn insert(&mut self, entry: Entry) -> ConnId {
+    fn insert(&mut self, mut entry: Entry) -> ConnId {
+        // Segments are checksummed as the endpoint says (set_tx_checksum).
+        entry.conn.set_checksum_fill(self.tx_checksum);
         let tuple = entry.tuple;
         let index = match self.free.pop() {
             Some(i) => {

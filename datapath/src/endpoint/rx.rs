@@ -34,6 +34,16 @@ impl Endpoint {
     /// shard opened (its local port is in that shard's ephemeral range): the
     /// caller hands the frame to that shard.
     pub fn handle_frame(&mut self, now: Instant, frame: &[u8]) -> Rx {
+        self.receive(now, frame, self.cfg.verify_checksums)
+    }
+
+    /// Handles a frame another shard's endpoint received, checked and found
+    /// to be ours ([`Rx::Foreign`]): its checksums are not summed again.
+    pub fn handle_handed_frame(&mut self, now: Instant, frame: &[u8]) -> Rx {
+        self.receive(now, frame, false)
+    }
+
+    fn receive(&mut self, now: Instant, frame: &[u8], verify: bool) -> Rx {
         self.stats.frames_in += 1;
         let Ok(eth) = EthernetFrame::new_checked(frame) else {
             self.stats.bad_ethernet += 1;
@@ -49,7 +59,9 @@ impl Endpoint {
             EtherType::Arp if to_us || eth_repr.dst_addr.is_broadcast() => {
                 self.handle_arp(now, payload)
             }
-            EtherType::Ipv4 if to_us => return self.handle_ipv4(now, eth_repr.src_addr, payload),
+            EtherType::Ipv4 if to_us => {
+                return self.handle_ipv4(now, eth_repr.src_addr, payload, verify);
+            }
             EtherType::Arp | EtherType::Ipv4 => self.stats.not_our_mac += 1,
             EtherType::Ipv6 | EtherType::Unknown(_) => self.stats.other_ethertype += 1,
         }
@@ -73,7 +85,13 @@ impl Endpoint {
         }
     }
 
-    fn handle_ipv4(&mut self, now: Instant, src_mac: EthernetAddress, bytes: &[u8]) -> Rx {
+    fn handle_ipv4(
+        &mut self,
+        now: Instant,
+        src_mac: EthernetAddress,
+        bytes: &[u8],
+        verify: bool,
+    ) -> Rx {
         let packet = match Ipv4Packet::new_checked(bytes) {
             Ok(p) => p,
             Err(_) => {
@@ -81,7 +99,7 @@ impl Endpoint {
                 return Rx::Done;
             }
         };
-        let ip = match Ipv4Repr::parse(&packet, self.cfg.verify_checksums) {
+        let ip = match Ipv4Repr::parse(&packet, verify) {
             Ok(r) => r,
             Err(Error::BadChecksum) => {
                 self.stats.bad_ip_checksum += 1;
@@ -114,7 +132,7 @@ impl Endpoint {
         let end = usize::from(packet.total_len());
         let tcp_bytes = &bytes[packet.header_len()..end];
         let seg = match TcpPacket::new_checked(tcp_bytes)
-            .and_then(|p| TcpRepr::parse(&p, ip.src_addr, ip.dst_addr, self.cfg.verify_checksums))
+            .and_then(|p| TcpRepr::parse(&p, ip.src_addr, ip.dst_addr, verify))
         {
             Ok(s) => s,
             Err(Error::BadChecksum) => {

@@ -1260,3 +1260,21 @@ fn no_time_wait_takeover_of_a_connection_the_application_holds_or_for_one_withou
     );
     assert_eq!(net.a.stats().time_wait_takeover, 1);
 }
+
+#[test]
+fn a_frame_handed_over_by_another_shard_is_not_checksummed_again() {
+    let mut b = lone_b();
+    let mut frame = tcp_frame((A_MAC, A_IP), (B_MAC, B_IP), &syn(40000, 81, 1));
+    // The last byte of a SYN without payload is in its options: the TCP
+    // checksum no longer matches.
+    *frame.last_mut().unwrap() ^= 0xff;
+    let _ = b.handle_frame(Instant::from_millis(1), &frame);
+    assert_eq!(b.stats().bad_tcp_checksum, 1, "checked on the first shard");
+    // Handed over (the first shard checked it): answered, a RST for the
+    // closed port, not dropped for its checksum again.
+    let _ = b.handle_handed_frame(Instant::from_millis(1), &frame);
+    assert_eq!(b.stats().bad_tcp_checksum, 1);
+    let out = drain(&mut b, Instant::from_millis(1));
+    let (_, rst) = parse_tcp(&out[0]).expect("a reset");
+    assert!(rst.flags.contains(TcpFlags::RST));
+}

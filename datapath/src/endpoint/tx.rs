@@ -78,7 +78,6 @@ impl Endpoint {
                     continue;
                 }
             };
-            e.conn.set_checksum_fill(fill);
             let Some(tcp_len) = e.conn.poll_transmit(now, &mut buf[TCP_OFFSET..limit]) else {
                 continue;
             };
