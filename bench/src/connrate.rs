@@ -21,17 +21,16 @@ use std::net::{SocketAddrV4, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use control::{Runtime, RuntimeConfig};
-use datapath::apps::EchoServer;
+use control::RuntimeConfig;
 use datapath::shard::ShardConfig;
 use datapath::tcp::ports::PortRange;
-use testhosts::{Config, Host, TestHosts};
+use testhosts::{Config, Host};
 
 use crate::apps::ConnRateClient;
 use crate::cpu::thread_cpu;
 use crate::rr::{
-    RrFigure, client_loop, kernel_pair, new_hosts, read_full, shunt_config, start_client,
-    wait_until_done, write_full,
+    RrFigure, against_shunt_server, client_loop, kernel_pair, new_hosts, read_full, shunt_config,
+    start_client, wait_until_done, write_full,
 };
 use crate::{BenchError, Result, pin};
 
@@ -200,45 +199,23 @@ fn shunt_server_config(host: &Host, opts: &ConnRateOpts) -> RuntimeConfig {
     cfg
 }
 
-/// Runs `client` in B against a Shunt echo server in A; returns the figure
-/// with the server's CPU time and echoed bytes filled in.
-fn against_shunt_server(
-    hosts: &TestHosts,
-    opts: &ConnRateOpts,
-    client: impl FnOnce(&Host, &Host) -> Result<RrFigure> + Send,
-) -> Result<RrFigure> {
-    let (a, b) = (hosts.a().clone(), hosts.b().clone());
-    hosts.a().run_in(move || -> Result<RrFigure> {
-        pin(0);
-        let server = Runtime::start(shunt_server_config(&a, opts), |_| {
-            EchoServer::new(SHUNT_PORT, 128)
-        })?;
-        let sh = server
-            .handle(0)
-            .ok_or_else(|| BenchError("the server runtime has no shard".into()))?;
-        let cpu0 = sh.call(|_, _| thread_cpu())?;
-        let fig = client(&a, &b);
-        let cpu = sh.call(|_, _| thread_cpu())? - cpu0;
-        let echoed = server.stop().iter().map(|e| e.echoed).sum();
-        let mut fig = fig?;
-        fig.work.server_cpu = cpu;
-        fig.server_bytes = echoed;
-        Ok(fig)
-    })?
-}
-
 /// Kernel client in B, Shunt server in A.
 pub fn kernel_to_shunt_connrate(opts: &ConnRateOpts) -> Result<RrFigure> {
     check(opts)?;
     let hosts = new_hosts(Config::default())?;
     widen_kernel_ports(hosts.b())?;
-    against_shunt_server(&hosts, opts, |a, b| {
-        let dst = SocketAddrV4::new(a.addr(), SHUNT_PORT);
-        b.run_in(|| {
-            pin(1);
-            kernel_client(dst, opts)
-        })?
-    })
+    against_shunt_server(
+        &hosts,
+        shunt_server_config(hosts.a(), opts),
+        (SHUNT_PORT, 128),
+        |a, b| {
+            let dst = SocketAddrV4::new(a.addr(), SHUNT_PORT);
+            b.run_in(|| {
+                pin(1);
+                kernel_client(dst, opts)
+            })?
+        },
+    )
 }
 
 /// A Shunt connection-rate client started with `cfg` (on the calling
@@ -278,17 +255,22 @@ pub(crate) fn shunt_connrate_client(
 pub fn shunt_connrate(opts: &ConnRateOpts) -> Result<RrFigure> {
     check(opts)?;
     let hosts = new_hosts(Config::default())?;
-    against_shunt_server(&hosts, opts, |a, b| {
-        let dst = SocketAddrV4::new(a.addr(), SHUNT_PORT);
-        b.run_in(|| -> Result<RrFigure> {
-            pin(1);
-            let mut cfg = shunt_config(b, &opts.shard);
-            cfg.tcp.send_buffer = SHUNT_BUFFER;
-            cfg.tcp.recv_buffer = SHUNT_BUFFER;
-            cfg.ephemeral = PortRange::new(1024, 65535)
-                .map_err(|e| BenchError(format!("ephemeral ports: {e}")))?;
-            cfg.max_connections = 65_536;
-            shunt_connrate_client(cfg, dst, opts)
-        })?
-    })
+    against_shunt_server(
+        &hosts,
+        shunt_server_config(hosts.a(), opts),
+        (SHUNT_PORT, 128),
+        |a, b| {
+            let dst = SocketAddrV4::new(a.addr(), SHUNT_PORT);
+            b.run_in(|| -> Result<RrFigure> {
+                pin(1);
+                let mut cfg = shunt_config(b, &opts.shard);
+                cfg.tcp.send_buffer = SHUNT_BUFFER;
+                cfg.tcp.recv_buffer = SHUNT_BUFFER;
+                cfg.ephemeral = PortRange::new(1024, 65535)
+                    .map_err(|e| BenchError(format!("ephemeral ports: {e}")))?;
+                cfg.max_connections = 65_536;
+                shunt_connrate_client(cfg, dst, opts)
+            })?
+        },
+    )
 }

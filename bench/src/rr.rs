@@ -794,27 +794,41 @@ fn raw_rr(hosts: &TestHosts, opts: &RrOpts) -> Result<(RrFigure, u64)> {
 /// Kernel busy-polling client in B against a Shunt echo server in A: tells
 /// whether a slow Shunt round trip comes from the server side.
 fn kernel_client_shunt_server(hosts: &TestHosts, opts: &RrOpts) -> Result<RrFigure> {
+    let dst = SocketAddrV4::new(hosts.a().addr(), SHUNT_PORT);
+    let mut cfg = shunt_config(hosts.a(), &opts.shard);
+    cfg.listen_ports = vec![SHUNT_PORT];
+    against_shunt_server(hosts, cfg, (SHUNT_PORT, 8), |_, b| {
+        b.run_in(|| -> Result<RrFigure> {
+            pin(1);
+            let hard_deadline = Instant::now() + opts.warmup + opts.window + GRACE;
+            kernel_client(dst, opts, true, hard_deadline)
+        })?
+    })
+}
+
+/// Runs `client` (given hosts A and B) while a Shunt echo server started
+/// with `cfg` runs in A on core 0, on `port` (one of `cfg.listen_ports`)
+/// with backlog `backlog`; returns the client's figure with the server
+/// shard's CPU time over the run and the bytes it echoed.
+pub(crate) fn against_shunt_server(
+    hosts: &TestHosts,
+    cfg: RuntimeConfig,
+    (port, backlog): (u16, usize),
+    client: impl FnOnce(&Host, &Host) -> Result<RrFigure> + Send,
+) -> Result<RrFigure> {
     let (a, b) = (hosts.a().clone(), hosts.b().clone());
-    let dst = SocketAddrV4::new(a.addr(), SHUNT_PORT);
-    let opts = opts.clone();
     hosts.a().run_in(move || -> Result<RrFigure> {
         pin(0);
-        let mut cfg = shunt_config(&a, &opts.shard);
-        cfg.listen_ports = vec![SHUNT_PORT];
-        let server = Runtime::start(cfg, |_| EchoServer::new(SHUNT_PORT, 8))?;
+        let server = Runtime::start(cfg, |_| EchoServer::new(port, backlog))?;
         let sh = server
             .handle(0)
             .ok_or_else(|| BenchError("the server runtime has no shard".into()))?;
-        let server_cpu0 = sh.call(|_, _| thread_cpu())?;
-        let fig = b.run_in(|| -> Result<RrFigure> {
-            pin(1);
-            let hard_deadline = Instant::now() + opts.warmup + opts.window + GRACE;
-            kernel_client(dst, &opts, true, hard_deadline)
-        })?;
-        let server_cpu = sh.call(|_, _| thread_cpu())? - server_cpu0;
+        let cpu0 = sh.call(|_, _| thread_cpu())?;
+        let fig = client(&a, &b);
+        let cpu = sh.call(|_, _| thread_cpu())? - cpu0;
         let echoed = server.stop().iter().map(|e| e.echoed).sum();
         let mut fig = fig?;
-        fig.work.server_cpu = server_cpu;
+        fig.work.server_cpu = cpu;
         fig.server_bytes = echoed;
         Ok(fig)
     })?
