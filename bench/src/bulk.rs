@@ -702,7 +702,7 @@ impl Sender for KernelSender {
 fn start_discard(
     host: &testhosts::Host,
     cfg: control::RuntimeConfig,
-) -> Result<(Runtime<Discard>, ShardHandle<Discard>, Arc<AtomicU64>)> {
+) -> Result<(Runtime<Discard>, Arc<AtomicU64>)> {
     let mut cfg = cfg;
     cfg.listen_ports = vec![SHUNT_PORT];
     let discard = Discard::new(SHUNT_PORT);
@@ -712,12 +712,11 @@ fn start_discard(
         .map_err(|e| BenchError(format!("Shunt receiver on {}: {e}", host.ns())))?;
     let sh = server
         .handle(0)
-        .ok_or_else(|| BenchError("the server runtime has no shard".into()))?
-        .clone();
+        .ok_or_else(|| BenchError("the server runtime has no shard".into()))?;
     if let Some(e) = sh.call(|app, _| app.error.clone())? {
         return Err(BenchError(e));
     }
-    Ok((server, sh, received))
+    Ok((server, received))
 }
 
 /// The receiving end of a flow, seen from the thread that measures it: a
@@ -966,7 +965,7 @@ pub fn shunt_bulk(opts: &BulkOpts, flow: ShuntFlow) -> Result<ShuntRun> {
     };
     hosts.a().run_in(|| -> Result<ShuntRun> {
         pin(0);
-        let (server, _, received) = start_discard(&a, config(&a))?;
+        let (server, received) = start_discard(&a, config(&a))?;
         let srv = &server;
         let run = b.run_in(|| -> Result<ShuntRun> {
             pin(1);
@@ -991,7 +990,7 @@ pub fn kernel_to_shunt_bulk(opts: &BulkOpts, flow: KernelFlow) -> Result<ShuntRu
     let opts = opts.clone();
     hosts.a().run_in(|| -> Result<ShuntRun> {
         pin(0);
-        let (server, _, received) = start_discard(&a, crate::rr::shunt_config(&a, &opts.shard))?;
+        let (server, received) = start_discard(&a, crate::rr::shunt_config(&a, &opts.shard))?;
         let run = ShuntReceiver::new(&server, &received).and_then(|rx| {
             kernel_send_into(&opts, flow, dst, &rx, |send| {
                 b.spawn_thread(move || {

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use control::RuntimeConfig;
 use datapath::shard::ShardConfig;
 use datapath::tcp::ports::PortRange;
-use testhosts::{Config, Host};
+use testhosts::{Config, Host, TestHosts};
 
 use crate::apps::ConnRateClient;
 use crate::cpu::thread_cpu;
@@ -204,18 +204,24 @@ pub fn kernel_to_shunt_connrate(opts: &ConnRateOpts) -> Result<RrFigure> {
     check(opts)?;
     let hosts = new_hosts(Config::default())?;
     widen_kernel_ports(hosts.b())?;
-    against_shunt_server(
-        &hosts,
-        shunt_server_config(hosts.a(), opts),
-        (SHUNT_PORT, 128),
-        |a, b| {
-            let dst = SocketAddrV4::new(a.addr(), SHUNT_PORT);
-            b.run_in(|| {
-                pin(1);
-                kernel_client(dst, opts)
-            })?
-        },
-    )
+    against_shunt(&hosts, opts, |_, dst| kernel_client(dst, opts))
+}
+
+/// Runs `client(B, server address)` on core 1 of host B against a Shunt
+/// echo server in A (`rr::against_shunt_server`).
+fn against_shunt(
+    hosts: &TestHosts,
+    opts: &ConnRateOpts,
+    client: impl FnOnce(&Host, SocketAddrV4) -> Result<RrFigure> + Send,
+) -> Result<RrFigure> {
+    let port = (SHUNT_PORT, 128);
+    against_shunt_server(hosts, shunt_server_config(hosts.a(), opts), port, |a, b| {
+        let dst = SocketAddrV4::new(a.addr(), SHUNT_PORT);
+        b.run_in(|| {
+            pin(1);
+            client(b, dst)
+        })?
+    })
 }
 
 /// A Shunt connection-rate client started with `cfg` (on the calling
@@ -255,22 +261,13 @@ pub(crate) fn shunt_connrate_client(
 pub fn shunt_connrate(opts: &ConnRateOpts) -> Result<RrFigure> {
     check(opts)?;
     let hosts = new_hosts(Config::default())?;
-    against_shunt_server(
-        &hosts,
-        shunt_server_config(hosts.a(), opts),
-        (SHUNT_PORT, 128),
-        |a, b| {
-            let dst = SocketAddrV4::new(a.addr(), SHUNT_PORT);
-            b.run_in(|| -> Result<RrFigure> {
-                pin(1);
-                let mut cfg = shunt_config(b, &opts.shard);
-                cfg.tcp.send_buffer = SHUNT_BUFFER;
-                cfg.tcp.recv_buffer = SHUNT_BUFFER;
-                cfg.ephemeral = PortRange::new(1024, 65535)
-                    .map_err(|e| BenchError(format!("ephemeral ports: {e}")))?;
-                cfg.max_connections = 65_536;
-                shunt_connrate_client(cfg, dst, opts)
-            })?
-        },
-    )
+    against_shunt(&hosts, opts, |b, dst| {
+        let mut cfg = shunt_config(b, &opts.shard);
+        cfg.tcp.send_buffer = SHUNT_BUFFER;
+        cfg.tcp.recv_buffer = SHUNT_BUFFER;
+        cfg.ephemeral =
+            PortRange::new(1024, 65535).map_err(|e| BenchError(format!("ephemeral ports: {e}")))?;
+        cfg.max_connections = 65_536;
+        shunt_connrate_client(cfg, dst, opts)
+    })
 }

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use control::{Runtime, RuntimeConfig};
+use control::{Runtime, RuntimeConfig, parse_cidr};
 use datapath::apps::EchoServer;
 use datapath::endpoint::EndpointEvent;
 use datapath::shard::{App, Ctx, ShardConfig};
@@ -68,12 +68,6 @@ fn ip(args: &[&str]) -> Result<String> {
         ));
     }
     Ok(String::from_utf8_lossy(&out.stdout).to_string())
-}
-
-fn parse_cidr(s: &str) -> Option<(Ipv4Addr, u8)> {
-    let (a, l) = s.split_once('/')?;
-    let len: u8 = l.parse().ok()?;
-    (len <= 32).then_some((a.parse().ok()?, len))
 }
 
 impl Iface {

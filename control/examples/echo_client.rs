@@ -8,10 +8,10 @@
 //! `<address>` is this host's address on `<interface>`; the server's MAC is
 //! taken from the kernel's neighbour table (the kernel resolves it). Root.
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::SocketAddrV4;
 use std::time::{Duration, Instant};
 
-use control::{Runtime, RuntimeConfig};
+use control::{Runtime, RuntimeConfig, parse_cidr};
 use datapath::apps::EchoClients;
 
 fn main() {
@@ -61,11 +61,6 @@ fn main() {
             e.unwrap_or_else(|| "data differs".into())
         )),
     }
-}
-
-fn parse_cidr(s: &str) -> Option<(Ipv4Addr, u8)> {
-    let (a, p) = s.split_once('/')?;
-    Some((a.parse().ok()?, p.parse().ok().filter(|p| *p <= 32)?))
 }
 
 fn fail(msg: &str) -> ! {

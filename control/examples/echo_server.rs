@@ -9,10 +9,9 @@
 //! connection, and prints its counters once a second. It needs root. Killing
 //! it, even with kill -9, detaches the XDP program.
 
-use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
-use control::{Runtime, RuntimeConfig};
+use control::{Runtime, RuntimeConfig, parse_cidr};
 use datapath::apps::EchoServer;
 
 fn main() {
@@ -64,11 +63,6 @@ fn main() {
         }
     }
     rt.stop();
-}
-
-fn parse_cidr(s: &str) -> Option<(Ipv4Addr, u8)> {
-    let (a, p) = s.split_once('/')?;
-    Some((a.parse().ok()?, p.parse().ok().filter(|p| *p <= 32)?))
 }
 
 fn fail(msg: &str) -> ! {

@@ -5,4 +5,4 @@
 pub mod neighbor;
 pub mod runtime;
 
-pub use runtime::{Runtime, RuntimeConfig, RuntimeError};
+pub use runtime::{Runtime, RuntimeConfig, RuntimeError, parse_cidr};

@@ -90,6 +90,14 @@ impl RuntimeConfig {
     }
 }
 
+/// `A.B.C.D/len` (an interface address and its prefix length), as the
+/// command lines take it.
+pub fn parse_cidr(s: &str) -> Option<(Ipv4Addr, u8)> {
+    let (a, l) = s.split_once('/')?;
+    let len: u8 = l.parse().ok()?;
+    (len <= 32).then_some((a.parse().ok()?, len))
+}
+
 /// Why the runtime could not start or act.
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
@@ -404,6 +412,17 @@ pub fn interface_mac(ifname: &str) -> Option<EthernetAddress> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parse_cidr_takes_an_address_and_a_prefix_of_at_most_32() {
+        assert_eq!(
+            parse_cidr("10.0.0.1/24"),
+            Some((Ipv4Addr::new(10, 0, 0, 1), 24))
+        );
+        for bad in ["10.0.0.1", "10.0.0.1/33", "10.0.0/24", "10.0.0.1/x", "/24"] {
+            assert_eq!(parse_cidr(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn cpu_lists_count_ranges_and_singles() {
