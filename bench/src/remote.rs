@@ -331,10 +331,17 @@ impl Servers {
         }
         let l = listen(iface.addr, CONTROL_PORT)?;
         let stop2 = stop.clone();
-        let stats = move || -> Value {
+        // `shards`: also what only the Shunt shards can tell (their CPU
+        // time, the echo server's bytes), asked of each; without it only
+        // counters any thread reads, for samples taken while a figure runs.
+        let stats = move |shards: bool| -> Value {
             let mut v = json!({});
             for (name, c) in &all {
                 v[*name] = c.json();
+            }
+            if !shards {
+                v["shunt_discard"] = json!({"bytes": shunt_discarded.load(Ordering::Relaxed)});
+                return v;
             }
             // Summed over the shards.
             let shunt = handles.iter().try_fold(
@@ -390,7 +397,7 @@ impl Servers {
     }
 }
 
-fn control_conn(s: TcpStream, stats: &dyn Fn() -> Value, stop: &AtomicBool) {
+fn control_conn(s: TcpStream, stats: &dyn Fn(bool) -> Value, stop: &AtomicBool) {
     let _ = s.set_read_timeout(Some(Duration::from_millis(200)));
     let Ok(mut w) = s.try_clone() else {
         return;
@@ -402,7 +409,8 @@ fn control_conn(s: TcpStream, stats: &dyn Fn() -> Value, stop: &AtomicBool) {
             Ok(0) => return,
             Ok(_) => {
                 let reply = match line.trim() {
-                    "stats" => stats().to_string(),
+                    "stats" => stats(true).to_string(),
+                    "bytes" => stats(false).to_string(),
                     other => json!({ "error": format!("unknown request {other:?}") }).to_string(),
                 };
                 if writeln!(w, "{reply}").is_err() {
@@ -479,7 +487,19 @@ impl Control {
     }
 
     fn stats(&mut self) -> Result<Value> {
-        writeln!(self.w, "stats")?;
+        self.request("stats")
+    }
+
+    /// `key`'s byte count alone, answered without disturbing the shards.
+    fn bytes(&mut self, key: &str) -> Result<u64> {
+        let v = self.request("bytes")?;
+        v[key]["bytes"]
+            .as_u64()
+            .ok_or_else(|| BenchError(format!("the peer has no server {key}")))
+    }
+
+    fn request(&mut self, what: &str) -> Result<Value> {
+        writeln!(self.w, "{what}")?;
         let mut line = String::new();
         self.r
             .read_line(&mut line)
@@ -553,7 +573,8 @@ impl RemoteReceiver {
 
 impl Receiver for RemoteReceiver {
     fn received(&self) -> Result<u64> {
-        Ok(self.served()?.bytes.saturating_sub(self.base.bytes))
+        let bytes = self.ctl.borrow_mut().bytes(self.key)?;
+        Ok(bytes.saturating_sub(self.base.bytes))
     }
     fn cpu(&self) -> Result<Duration> {
         Ok(self.served()?.cpu.saturating_sub(self.base.cpu))
