@@ -29,8 +29,8 @@ use testhosts::{Config, Host, TestHosts};
 use crate::apps::ConnRateClient;
 use crate::cpu::thread_cpu;
 use crate::rr::{
-    RrFigure, against_shunt_server, client_loop, kernel_pair, new_hosts, read_full, shunt_config,
-    start_client, wait_until_done, write_full,
+    RrFigure, against_shunt_server, client_loop, kernel_pair, new_hosts, read_full,
+    run_shunt_client, shunt_config, write_full,
 };
 use crate::{BenchError, Result, pin};
 
@@ -233,20 +233,16 @@ pub(crate) fn shunt_connrate_client(
     opts: &ConnRateOpts,
 ) -> Result<RrFigure> {
     let (size, warmup, window, max) = (opts.size, opts.warmup, opts.window, opts.max_connections);
-    let (client, h) = start_client(cfg, *dst.ip(), move |_| {
-        ConnRateClient::new(dst, size, warmup, window, max)
-    })?;
-    let (cpu0, wall0) = (h.call(|_, _| thread_cpu())?, Instant::now());
-    h.call(|app, ctx| app.start(ctx))?;
-    wait_until_done(&h, warmup + window + GRACE, |app| app.done)?;
-    let cpu = h.call(|_, _| thread_cpu())? - cpu0;
-    let wall = wall0.elapsed();
-    let app = client
-        .stop_by_shard()
-        .into_iter()
-        .next()
-        .flatten()
-        .ok_or_else(|| BenchError("the client shard panicked".into()))?;
+    let app = move |_| ConnRateClient::new(dst, size, warmup, window, max);
+    let limit = warmup + window + GRACE;
+    let no_server = || Ok(Duration::ZERO);
+    let (app, _, (cpu, _, wall)) = run_shunt_client(
+        cfg,
+        dst,
+        app,
+        (ConnRateClient::start, |a| a.done, limit),
+        &no_server,
+    )?;
     if let Some(e) = app.error {
         return Err(BenchError(e));
     }

@@ -595,7 +595,7 @@ pub(crate) fn start_client<A: datapath::shard::App + 'static>(
 /// What a Shunt request/response client run leaves: the client, its
 /// shard's counters, and the client's and server's CPU time and the wall
 /// time of the run.
-pub(crate) type ShuntClientRun = (RrClient, ShardStats, (Duration, Duration, Duration));
+pub(crate) type ShuntClientRun<A = RrClient> = (A, ShardStats, (Duration, Duration, Duration));
 
 /// Runs a Shunt request/response client started with `cfg` (on the calling
 /// thread's host) against `dst`; `server_cpu` reads the server's CPU time.
@@ -607,13 +607,41 @@ pub(crate) fn shunt_rr_client(
 ) -> Result<ShuntClientRun> {
     let (size, warmup, window) = (opts.size, opts.warmup, opts.window);
     let (conns, depth) = (opts.conns, opts.depth);
-    let (client, h) = start_client(cfg, *dst.ip(), move |_| {
-        RrClient::new(dst, size, conns, depth, warmup, window)
-    })?;
+    let app = move |_| RrClient::new(dst, size, conns, depth, warmup, window);
+    let limit = warmup + window + GRACE;
+    run_shunt_client(
+        cfg,
+        dst,
+        app,
+        (RrClient::start, |a| a.done, limit),
+        server_cpu,
+    )
+}
+
+/// How a Shunt client application runs: what starts it on its shard, when
+/// it is done, and how long to wait for that at most.
+pub(crate) type ClientRun<A> = (
+    fn(&mut A, &mut datapath::shard::Ctx<'_>),
+    fn(&A) -> bool,
+    Duration,
+);
+
+/// Runs the Shunt client application `make` builds (on the calling
+/// thread's host, started with `cfg`, toward `dst`): `start` on its shard,
+/// then waits (at most `limit`) until `done`; returns it with its shard's
+/// counters, its and the server's CPU time (`server_cpu`) and the wall time.
+pub(crate) fn run_shunt_client<A: datapath::shard::App + 'static>(
+    cfg: RuntimeConfig,
+    dst: SocketAddrV4,
+    make: impl FnMut(u32) -> A,
+    (start, done, limit): ClientRun<A>,
+    server_cpu: &dyn Fn() -> Result<Duration>,
+) -> Result<ShuntClientRun<A>> {
+    let (client, h) = start_client(cfg, *dst.ip(), make)?;
     let (client_cpu0, server_cpu0) = (h.call(|_, _| thread_cpu())?, server_cpu()?);
     let wall0 = Instant::now();
-    h.call(|app, ctx| app.start(ctx))?;
-    wait_until_done(&h, warmup + window + GRACE, |app| app.done)?;
+    h.call(start)?;
+    wait_until_done(&h, limit, done)?;
     let client_cpu = h.call(|_, _| thread_cpu())? - client_cpu0;
     let server_cpu = server_cpu()?.saturating_sub(server_cpu0);
     let wall = wall0.elapsed();
