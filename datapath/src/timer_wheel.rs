@@ -97,6 +97,7 @@ impl TimerWheel {
     }
 
     /// The deadline `key` is scheduled for.
+    #[cfg(test)]
     pub fn deadline(&self, key: u32) -> Option<Instant> {
         self.nodes
             .get(key as usize)

@@ -975,8 +975,8 @@ impl CongestionControl for Bbr {
         Some(self.pacing_rate.max(1))
     }
 
-    fn send_quantum(&self, mss: usize) -> usize {
-        Self::quantum(self.pacing_rate, mss)
+    fn send_quantum_at(&self, rate: Option<u64>, mss: usize) -> usize {
+        Self::quantum(rate.unwrap_or(self.pacing_rate), mss)
     }
 
     /// tcp_bbr.c `bbr_cwnd_event(CA_EVENT_TX_START)`: sending again from

@@ -110,7 +110,13 @@ pub trait CongestionControl: Debug + Send {
     /// shifted by `sk_pacing_shift` = 10): small bursts at low rates, and at
     /// 10 Gbit/s bursts that amortize the per-burst cost of a shard's turn.
     fn send_quantum(&self, mss: usize) -> usize {
-        match self.pacing_rate() {
+        self.send_quantum_at(self.pacing_rate(), mss)
+    }
+    /// [`send_quantum`](Self::send_quantum) for the pacing rate the caller
+    /// already read (what `pacing_rate` answers now): the sender needs both
+    /// per segment, and the rate is worked out once.
+    fn send_quantum_at(&self, rate: Option<u64>, mss: usize) -> usize {
+        match rate {
             Some(rate) => usize::try_from(rate >> 10)
                 .unwrap_or(usize::MAX)
                 .clamp(2 * mss, (64 * 1024).max(2 * mss)),

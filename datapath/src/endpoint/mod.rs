@@ -451,7 +451,8 @@ impl Endpoint {
                 // Its tuple, port included, passes to the new connection.
                 let iss = s.iss;
                 self.retire_time_wait(s);
-                self.ports.claim(local_ip.into(), port, remote.into());
+                let claimed = self.ports.claim(local_ip.into(), port, remote.into());
+                debug_assert!(claimed, "the port its connection held is free again");
                 iss
             }
             None => self.isn.isn(now, local.into(), remote.into()),
@@ -596,12 +597,18 @@ impl Endpoint {
     /// a new deadline, segments to send and events to report.
     fn mark(&mut self, index: usize) {
         self.touch_timers(index);
+        self.queue(index, true, true);
+    }
+
+    /// Puts connection `index` on the transmit queue (`tx`) and the event
+    /// queue (`ev`) unless it is there already.
+    fn queue(&mut self, index: usize, tx: bool, ev: bool) {
         let slot = &mut self.slots[index];
-        if !slot.tx_queued {
+        if tx && !slot.tx_queued {
             slot.tx_queued = true;
             self.tx_ready.push_back(index as u32);
         }
-        if !slot.ev_queued {
+        if ev && !slot.ev_queued {
             slot.ev_queued = true;
             self.ev_ready.push_back(index as u32);
         }
@@ -611,20 +618,16 @@ impl Endpoint {
     /// may have more (`more`), asked for events only if it has some; its
     /// timers were touched when it was polled.
     fn after_output(&mut self, index: usize, more: bool) {
-        let slot = &mut self.slots[index];
-        if more && !slot.tx_queued {
-            slot.tx_queued = true;
-            self.tx_ready.push_back(index as u32);
-        }
-        let Some(e) = slot.entry.as_ref() else {
+        let Some(e) = self.slots[index].entry.as_ref() else {
             return;
         };
-        let (events, closed) = (e.conn.has_events(), e.conn.is_closed());
-        if (events || closed) && !slot.ev_queued {
-            slot.ev_queued = true;
-            self.ev_ready.push_back(index as u32);
-        }
-        if closed && e.owner != Owner::App {
+        let (events, closed, app) = (
+            e.conn.has_events(),
+            e.conn.is_closed(),
+            e.owner == Owner::App,
+        );
+        self.queue(index, more, events || closed);
+        if closed && !app {
             self.reap(index);
         }
     }

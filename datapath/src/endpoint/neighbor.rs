@@ -329,7 +329,7 @@ impl NeighborCache {
     }
 
     /// When [`NeighborCache::poll_request`] next has work, exactly (a scan).
-    pub fn poll_at(&self) -> Option<Instant> {
+    fn poll_at(&self) -> Option<Instant> {
         self.entries
             .iter()
             .filter_map(|e| match e.state {

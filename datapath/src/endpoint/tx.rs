@@ -42,7 +42,6 @@ impl Endpoint {
         if let Some(n) = self.poll_control(buf) {
             return Some(self.sent(n).into());
         }
-        let fill = self.tx_checksum;
         let limit = (ethernet::HEADER_LEN + self.cfg.mtu).min(buf.len());
         // Only connections touched since they last had nothing to send
         // (input, a timer, an application call), round-robin: one that sent
@@ -82,6 +81,8 @@ impl Endpoint {
                 continue;
             };
             let more = e.conn.output_pending();
+            // Marked as the connection wrote it.
+            let fill = e.conn.checksum_fill();
             let frame = self.wrap_ipv4(buf, mac, dst_ip, tcp_len);
             self.after_output(i, more);
             return frame.map(|n| TxFrame {

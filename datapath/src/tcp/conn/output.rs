@@ -93,21 +93,17 @@ impl Connection {
     /// could not, the rate sampler hears here that the application has
     /// nothing more, as that empty poll would have told it, and the caller
     /// need not poll until input, a timer or the application touches the
-    /// connection (an empty poll per sent segment was a fifth of a 64-byte
-    /// round trip's instructions).
+    /// connection (the empty poll and the event look after each sent
+    /// segment were ~300 instructions of a 64-byte round trip).
     pub fn output_pending(&mut self) -> bool {
         let pending = self.rst_pending.is_some()
             || !self.state.is_synchronized()
             || self.ack_now
             || self.probe_pending
             || self.keepalive_pending
-            || self.tlp_pending
-            || self.rtx_una
-            || self.recovery.is_some()
             || self.snd_nxt != self.snd_max
             || self.sent.lost_bytes() > 0
-            || self.data_len_from(self.snd_nxt) > 0
-            || self.fin_unsent();
+            || self.data_waiting();
         if !pending {
             self.note_app_limited();
         }
@@ -245,6 +241,16 @@ impl Connection {
         self.retransmit_range(start, end)
     }
 
+    /// Data (new, resent or a probe of it) or a FIN waits to go: what the
+    /// pacer may hold back.
+    fn data_waiting(&self) -> bool {
+        self.tlp_pending
+            || self.rtx_una
+            || self.recovery.is_some()
+            || self.data_len_from(self.snd_nxt) > 0
+            || self.fin_unsent()
+    }
+
     /// Whether the pacer lets a segment of up to `mss` bytes leave now; if
     /// not, `pace_wait` says when it will.
     fn pace_allows(&mut self, now: Instant, mss: usize) -> bool {
@@ -252,17 +258,12 @@ impl Connection {
             self.pace_wait = None;
             return true;
         };
-        let data_waiting = self.tlp_pending
-            || self.rtx_una
-            || self.recovery.is_some()
-            || self.data_len_from(self.snd_nxt) > 0
-            || self.fin_unsent();
-        if !data_waiting {
+        if !self.data_waiting() {
             // Nothing for the pacer to hold: no wake-up, no hold counted.
             self.pace_wait = None;
             return true;
         }
-        let quantum = self.cc.send_quantum(self.send_mss);
+        let quantum = self.cc.send_quantum_at(Some(rate), self.send_mss);
         let at = self.pacer.next_departure(now, mss, quantum, rate);
         if at <= now {
             self.pace_wait = None;
@@ -632,7 +633,7 @@ impl Connection {
         self.cc
             .on_send(now, len, in_flight, self.rate.is_app_limited());
         if let Some(rate) = self.pacing_rate() {
-            let quantum = self.cc.send_quantum(self.send_mss);
+            let quantum = self.cc.send_quantum_at(Some(rate), self.send_mss);
             self.pacer.on_send(now, len, quantum, rate);
         }
         self.max_flight = self.max_flight.max(in_flight + len);
