@@ -38,7 +38,7 @@ use crate::cpu::{Work, thread_cpu};
 use crate::ratio;
 use crate::rr::{accept_one, new_hosts};
 use crate::timeline::{Timeline, sample_until};
-use crate::{BenchError, Result, pin};
+use crate::{BenchError, GRACE, Result, pin};
 
 const KERNEL_PORT: u16 = 7200;
 const SHUNT_PORT: u16 = 7201;
@@ -46,7 +46,6 @@ const SHUNT_PORT: u16 = 7201;
 pub const MAX_FLOWS: usize = 64;
 /// Payload of a full segment with the timestamp option at MTU 1500.
 pub const MSS: f64 = 1448.0;
-const GRACE: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Clone)]
 pub struct BulkOpts {

@@ -372,21 +372,12 @@ impl Machine {
 
     /// The CPU and kernel; the link as the test hosts make it.
     fn this_one() -> Machine {
-        let text = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-        let cpu = text
-            .lines()
-            .find(|l| l.starts_with("model name"))
-            .and_then(|l| l.split(':').nth(1))
-            .map_or_else(|| "unknown CPU".into(), |s| s.trim().to_string());
         Machine {
             topology: "self-made test hosts".into(),
-            cpu,
+            cpu: crate::cpu::cpu_model(),
             cores: control::runtime::online_cpus(),
             cpu_hz: cpu_hz(),
-            kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
-                .unwrap_or_default()
-                .trim()
-                .to_string(),
+            kernel: crate::cpu::kernel_release(),
             nic: "veth pair between two network namespaces".into(),
             driver: "unknown".into(),
             mtu: testhosts::Config::default().mtu,

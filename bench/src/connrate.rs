@@ -32,7 +32,7 @@ use crate::rr::{
     RrFigure, against_shunt_server, client_loop, kernel_pair, new_hosts, read_full,
     run_shunt_client, shunt_config, write_full,
 };
-use crate::{BenchError, Result, pin};
+use crate::{BenchError, GRACE, Result, pin};
 
 const KERNEL_PORT: u16 = 7300;
 const SHUNT_PORT: u16 = 7301;
@@ -41,7 +41,6 @@ const SHUNT_PORT: u16 = 7301;
 pub const MAX_CONNECTIONS: u64 = 60_000;
 /// Buffers of Shunt's connections in this workload.
 const SHUNT_BUFFER: usize = 16 * 1024;
-const GRACE: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Clone)]
 pub struct ConnRateOpts {

@@ -23,13 +23,32 @@ pub fn thread_cpu() -> Duration {
 /// The CPU clock rate `/proc/cpuinfo` reports for the first CPU, Hz
 /// (`None` when it reports none, as on some ARM machines).
 pub fn cpu_hz() -> Option<f64> {
-    let text = std::fs::read_to_string("/proc/cpuinfo").ok()?;
-    text.lines()
-        .find(|l| l.starts_with("cpu MHz"))
-        .and_then(|l| l.split(':').nth(1))
-        .and_then(|v| v.trim().parse::<f64>().ok())
+    cpuinfo("cpu MHz")
+        .and_then(|v| v.parse::<f64>().ok())
         .filter(|mhz| *mhz > 0.0)
         .map(|mhz| mhz * 1e6)
+}
+
+/// The CPU model `/proc/cpuinfo` names for the first CPU.
+pub fn cpu_model() -> String {
+    cpuinfo("model name").unwrap_or_else(|| "unknown CPU".into())
+}
+
+/// The running kernel's release (`uname -r`).
+pub fn kernel_release() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+/// The first `/proc/cpuinfo` line starting with `key`: its value, trimmed.
+fn cpuinfo(key: &str) -> Option<String> {
+    let text = std::fs::read_to_string("/proc/cpuinfo").ok()?;
+    text.lines()
+        .find(|l| l.starts_with(key))
+        .and_then(|l| l.split(':').nth(1))
+        .map(|v| v.trim().to_string())
 }
 
 /// What both ends of one figure spent, and the work they did for it, over

@@ -313,12 +313,16 @@ impl<E: std::error::Error> From<E> for BenchError {
 
 pub type Result<T> = std::result::Result<T, BenchError>;
 
-/// Pins the calling thread to `core` (modulo the machine's cores).
 /// `a / b`, with a zero `b` giving a large number instead of infinity.
 pub fn ratio(a: f64, b: f64) -> f64 {
     a / b.max(1e-9)
 }
 
+/// Longest a run may take beyond its warm-up and window before it is
+/// called stuck.
+pub(crate) const GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Pins the calling thread to `core` (modulo the machine's cores).
 pub fn pin(core: usize) {
     control::runtime::pin_current_thread(core);
 }

@@ -84,20 +84,12 @@ pub fn run(seconds: u64, sizes: &[usize]) -> Result<()> {
 
 /// CPU model, cores and kernel, for the record.
 pub fn machine() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|c| {
-            c.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|s| s.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(0);
-    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    format!("machine: {cpu}, {cores} cores, Linux {}", kernel.trim())
+    format!(
+        "machine: {}, {} cores, Linux {}",
+        crate::cpu::cpu_model(),
+        control::runtime::online_cpus(),
+        crate::cpu::kernel_release()
+    )
 }
 
 /// Runs `sender` in A (core 0) and `receiver` in B (core 1), both

@@ -701,7 +701,7 @@ pub fn plan(opts: &CompareOpts, hosts: &RealHosts) -> Vec<Planned> {
             }
             Workload::Rr => {
                 let deadline =
-                    move || Instant::now() + opts_limit(&rr_opts.warmup, &rr_opts.window);
+                    move || Instant::now() + rr_opts.warmup + rr_opts.window + crate::GRACE;
                 for (stack, label, port, key, busy, base) in [
                     (
                         "kernel",
@@ -779,9 +779,4 @@ pub fn plan(opts: &CompareOpts, hosts: &RealHosts) -> Vec<Planned> {
         }
     }
     out
-}
-
-/// The longest a client keeps at it: warm-up, window and 5 s.
-fn opts_limit(warmup: &Duration, window: &Duration) -> Duration {
-    *warmup + *window + Duration::from_secs(5)
 }

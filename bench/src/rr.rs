@@ -29,13 +29,11 @@ use crate::apps::{RrClient, Timed, new_histogram};
 use crate::bulk::KernelTcpCounters;
 use crate::cpu::{Work, thread_cpu};
 use crate::ratio;
-use crate::{BenchError, Result, frames, pin};
+use crate::{BenchError, GRACE, Result, frames, pin};
 
 const KERNEL_PORT: u16 = 7100;
 const SHUNT_PORT: u16 = 7101;
 const RAW_PORT: u16 = 7102;
-/// Longest a run may take beyond warm-up and window before it is called stuck.
-const GRACE: Duration = Duration::from_secs(5);
 
 /// How to run the figures.
 #[derive(Debug, Clone)]
