@@ -401,17 +401,7 @@ fn read_ifindex(ns: &str, ifname: &str) -> Result<u32, Error> {
 
 /// Removes namespaces named by this library whose creating process is gone.
 pub fn sweep_stale() {
-    let Ok(entries) = std::fs::read_dir(NETNS_DIR) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let name = e.file_name().to_string_lossy().to_string();
-        let Some(rest) = name.strip_prefix(NS_PREFIX) else {
-            continue;
-        };
-        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
-            continue;
-        };
+    for (name, pid) in namespaces_by_pid() {
         if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
             let _ = ip(&["netns", "del", &name]);
         }
@@ -420,10 +410,21 @@ pub fn sweep_stale() {
 
 /// The namespaces this library made for process `pid` that exist now.
 pub fn namespaces_of(pid: u32) -> Vec<String> {
-    let prefix = format!("{NS_PREFIX}{pid}-");
+    namespaces_by_pid()
+        .into_iter()
+        .filter_map(|(name, p)| (p == pid).then_some(name))
+        .collect()
+}
+
+/// This library's namespaces that exist now, with the process that made
+/// each (its name is `NS_PREFIX`, the pid, `-`, the rest).
+fn namespaces_by_pid() -> Vec<(String, u32)> {
     existing_namespaces()
         .into_iter()
-        .filter(|n| n.starts_with(&prefix))
+        .filter_map(|name| {
+            let pid = name[NS_PREFIX.len()..].split('-').next()?.parse().ok()?;
+            Some((name, pid))
+        })
         .collect()
 }
 
