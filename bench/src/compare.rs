@@ -113,18 +113,7 @@ impl CompareOpts {
                 bulk::MAX_FLOWS
             )));
         }
-        if !(1..=1400).contains(&self.rr_size) || !(1..=1400).contains(&self.conn_size) {
-            return Err(BenchError(format!(
-                "request sizes must be 1..=1400 bytes (one frame each way); got rr {} and connrate {}",
-                self.rr_size, self.conn_size
-            )));
-        }
-        if !(1..=connrate::MAX_CONNECTIONS).contains(&self.max_connections) {
-            return Err(BenchError(format!(
-                "connections per figure must be 1..={}",
-                connrate::MAX_CONNECTIONS
-            )));
-        }
+        connrate::check(&self.conn_opts())?;
         if !(self.loss_percent > 0.0 && self.loss_percent <= 50.0) {
             return Err(BenchError(format!(
                 "loss {}% is outside (0, 50]",
